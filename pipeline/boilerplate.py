@@ -1,0 +1,124 @@
+"""Rule-based boilerplate: named regex rules, kept as data (TOML) that users can extend.
+
+A rule pack is a TOML file of ``[[rule]]`` tables::
+
+    [[rule]]
+    name = "read_also"                       # goes to removed.detail
+    pattern = '''^(?:read|see) also\\b'''      # Python regex, matched case-insensitively
+    max_chars = 200                          # only paragraphs this short can match (default 200)
+    examples = ["Read Also : Prilepin reminded Blinken of which countries Russia left"]
+    keep = ["Read also the statement in full, the minister said, before he left."]
+
+``examples`` must match and ``keep`` must not: the test suite checks every rule of every
+pack against both, so a pack documents and tests itself. Rules apply to whole paragraphs:
+chrome is a line of its own, and a length cap keeps a long content paragraph that merely
+starts like chrome from matching.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import ConfigError
+
+DEFAULT_MAX_CHARS = 200
+BUILTIN_PACKS = ("default.toml",)
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    name: str
+    pattern: re.Pattern[str]
+    max_chars: int = DEFAULT_MAX_CHARS
+    examples: tuple[str, ...] = ()
+    keep: tuple[str, ...] = ()
+    origin: str = ""  # the pack it came from
+
+    def matches(self, paragraph: str) -> bool:
+        return len(paragraph) <= self.max_chars and self.pattern.search(paragraph) is not None
+
+
+class RuleSet:
+    """An ordered set of rules; the first rule that matches a paragraph names it."""
+
+    def __init__(self, rules: list[Rule]) -> None:
+        names = [r.name for r in rules]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ConfigError(f"boilerplate rule names must be unique; repeated: {', '.join(dupes)}")
+        self.rules = tuple(rules)
+        self._max_chars = max((r.max_chars for r in rules), default=0)
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    def match(self, paragraph: str) -> str | None:
+        """The name of the first rule that matches the paragraph, or None."""
+        if len(paragraph) > self._max_chars:
+            return None
+        for rule in self.rules:
+            if rule.matches(paragraph):
+                return rule.name
+        return None
+
+
+def parse_pack(text: str, origin: str) -> list[Rule]:
+    """Parse one TOML rule pack; errors name the pack and the rule."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"rule pack {origin}: invalid TOML: {exc}") from None
+    unknown = set(data) - {"rule"}
+    if unknown:
+        raise ConfigError(f"rule pack {origin}: unknown top-level keys {sorted(unknown)}")
+    return [_parse_rule(entry, origin, i) for i, entry in enumerate(data.get("rule", []))]
+
+
+def _parse_rule(entry: dict[str, Any], origin: str, index: int) -> Rule:
+    where = f"rule pack {origin}, rule #{index + 1}"
+    allowed = {"name", "pattern", "max_chars", "examples", "keep", "lang", "source"}
+    unknown = set(entry) - allowed
+    if unknown:
+        raise ConfigError(f"{where}: unknown keys {sorted(unknown)} (allowed: {sorted(allowed)})")
+    name = entry.get("name")
+    if not isinstance(name, str) or not re.fullmatch(r"[a-z0-9_]+", name):
+        raise ConfigError(f"{where}: 'name' must be lower_snake_case, got {name!r}")
+    where = f"rule pack {origin}, rule {name!r}"
+    pattern = entry.get("pattern")
+    if not isinstance(pattern, str) or not pattern:
+        raise ConfigError(f"{where}: 'pattern' must be a non-empty string")
+    try:
+        compiled = re.compile(pattern, re.IGNORECASE)
+    except re.error as exc:
+        raise ConfigError(f"{where}: invalid regex: {exc}") from None
+    max_chars = entry.get("max_chars", DEFAULT_MAX_CHARS)
+    if not isinstance(max_chars, int) or max_chars <= 0:
+        raise ConfigError(f"{where}: 'max_chars' must be a positive integer")
+    lists = {}
+    for key in ("examples", "keep"):
+        value = entry.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where}: '{key}' must be a list of strings")
+        lists[key] = tuple(value)
+    return Rule(name, compiled, max_chars, lists["examples"], lists["keep"], origin)
+
+
+def load_rules(builtin: bool = True, rule_files: tuple[str, ...] = ()) -> RuleSet:
+    """The built-in packs (if ``builtin``) followed by the user's rule files."""
+    rules: list[Rule] = []
+    if builtin:
+        for pack in BUILTIN_PACKS:
+            text = resources.files("pipeline.rules").joinpath(pack).read_text(encoding="utf-8")
+            rules.extend(parse_pack(text, f"builtin:{pack}"))
+    for path in rule_files:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"cannot read rule pack {path}: {exc}") from None
+        rules.extend(parse_pack(text, path))
+    return RuleSet(rules)

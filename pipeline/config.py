@@ -1,0 +1,180 @@
+"""Configuration: one frozen dataclass per stage, loaded from TOML and validated.
+
+``newsclean.toml`` holds the sections below; every key is optional. Unknown sections or keys
+are errors (a typo must not silently fall back to a default)::
+
+    [paths]
+    raw = "data/raw"
+    clean = "data/clean"
+
+    [boilerplate]
+    builtin_rules = true          # use the rule pack shipped in pipeline/rules/
+    rule_files = ["my_rules.toml"]  # more rule packs, same format
+
+    [dedup]
+    min_chars = 40                # shorter paragraphs are never duplicates (dialogue lines)
+    near_threshold = 90.0         # fuzz.ratio score for a near-duplicate paragraph or sentence
+    contained_coverage = 0.8      # share of a paragraph's characters already seen earlier
+    span_min_chars = 80           # a repeated run of sentences must be at least this long
+
+    [run]
+    shard_mb = 16                 # raw bytes per shard (one Prefect task per shard)
+    workers = 0                   # processes; 0 = one per core
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import ConfigError
+
+
+@dataclass(frozen=True, slots=True)
+class PathsConfig:
+    raw: str = "data/raw"
+    clean: str = "data/clean"
+
+
+@dataclass(frozen=True, slots=True)
+class BoilerplateConfig:
+    builtin_rules: bool = True
+    rule_files: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DedupConfig:
+    # Thresholds measured by bench/inarticle_threshold.py (see README).
+    min_chars: int = 40
+    near_threshold: float = 90.0
+    contained_coverage: float = 0.8
+    span_min_chars: int = 80
+
+    def __post_init__(self) -> None:
+        _check(self.min_chars >= 0, "dedup.min_chars must be >= 0")
+        _check(0 < self.near_threshold <= 100, "dedup.near_threshold must be in (0, 100]")
+        _check(
+            0 < self.contained_coverage <= 1, "dedup.contained_coverage must be in (0, 1]"
+        )
+        _check(self.span_min_chars >= 1, "dedup.span_min_chars must be >= 1")
+
+
+@dataclass(frozen=True, slots=True)
+class RunConfig:
+    shard_mb: float = 16.0
+    workers: int = 0
+
+    def __post_init__(self) -> None:
+        _check(self.shard_mb > 0, "run.shard_mb must be > 0")
+        _check(self.workers >= 0, "run.workers must be >= 0 (0 = one per core)")
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    boilerplate: BoilerplateConfig = field(default_factory=BoilerplateConfig)
+    dedup: DedupConfig = field(default_factory=DedupConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+    def digest(self) -> str:
+        """A short hash of everything that changes the output (paths excluded).
+
+        Rule files are hashed by content, so editing a rule pack changes the digest.
+        """
+        payload: dict[str, Any] = {
+            "boilerplate": asdict(self.boilerplate),
+            "dedup": asdict(self.dedup),
+            "rule_contents": [
+                hashlib.sha256(Path(p).read_bytes()).hexdigest()
+                for p in self.boilerplate.rule_files
+                if Path(p).is_file()
+            ],
+        }
+        raw = json.dumps(payload, sort_keys=True).encode()
+        return hashlib.sha256(raw).hexdigest()[:16]
+
+
+def _check(ok: bool, message: str) -> None:
+    if not ok:
+        raise ConfigError(message)
+
+
+_SECTIONS: dict[str, type[Any]] = {
+    "paths": PathsConfig,
+    "boilerplate": BoilerplateConfig,
+    "dedup": DedupConfig,
+    "run": RunConfig,
+}
+
+
+def _build(section: str, cls: type[Any], values: Any) -> Any:
+    if not isinstance(values, dict):
+        raise ConfigError(f"[{section}] must be a table")
+    known = {f.name: f for f in fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for key, value in values.items():
+        if key not in known:
+            raise ConfigError(
+                f"unknown key {section}.{key} (known: {', '.join(sorted(known))})"
+            )
+        default = getattr(cls(), key)
+        if isinstance(default, tuple):
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ConfigError(f"{section}.{key} must be a list of strings")
+            value = tuple(value)
+        elif isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise ConfigError(f"{section}.{key} must be true or false")
+        elif isinstance(default, float):
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ConfigError(f"{section}.{key} must be a number")
+            value = float(value)
+        elif isinstance(default, int):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ConfigError(f"{section}.{key} must be an integer")
+        elif isinstance(default, str) and not isinstance(value, str):
+            raise ConfigError(f"{section}.{key} must be a string")
+        kwargs[key] = value
+    return cls(**kwargs)
+
+
+def config_from_dict(data: dict[str, Any], base_dir: Path | None = None) -> Config:
+    """Build a validated Config from parsed TOML; relative rule files resolve from base_dir."""
+    parts: dict[str, Any] = {}
+    for section, values in data.items():
+        if section not in _SECTIONS:
+            raise ConfigError(
+                f"unknown section [{section}] (known: {', '.join(sorted(_SECTIONS))})"
+            )
+        parts[section] = _build(section, _SECTIONS[section], values)
+    cfg = Config(**parts)
+    if base_dir is not None and cfg.boilerplate.rule_files:
+        resolved = tuple(str((base_dir / p).resolve()) for p in cfg.boilerplate.rule_files)
+        cfg = Config(
+            paths=cfg.paths,
+            boilerplate=BoilerplateConfig(cfg.boilerplate.builtin_rules, resolved),
+            dedup=cfg.dedup,
+            run=cfg.run,
+        )
+    for path in cfg.boilerplate.rule_files:
+        if not Path(path).is_file():
+            raise ConfigError(f"boilerplate.rule_files: no such file: {path}")
+    return cfg
+
+
+def load_config(path: str | Path | None) -> Config:
+    """Load ``newsclean.toml``; ``None`` gives the defaults."""
+    if path is None:
+        return Config()
+    p = Path(path)
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {p}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{p}: invalid TOML: {exc}") from None
+    return config_from_dict(data, base_dir=p.parent)
