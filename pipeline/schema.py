@@ -1,0 +1,92 @@
+"""Parquet schemas of the three datasets, written out in full and versioned.
+
+Columns beyond DESIGN.md's tables, and why: ``articles.record_no`` and ``meta`` (the unmapped
+input fields DESIGN.md asks us to keep), ``removed.source_path``/``record_no`` (which raw record
+a removal came from: two records can share an article id when they share a URL), and
+``run_id``/``ingested_at`` on every dataset.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+SCHEMA_VERSION = "1"
+
+_TS = pa.timestamp("us", tz="UTC")
+
+ARTICLES = pa.schema(
+    [
+        pa.field("article_id", pa.string(), nullable=False),
+        pa.field("url", pa.string()),
+        pa.field("source", pa.string()),
+        pa.field("title", pa.string()),
+        pa.field("source_path", pa.string(), nullable=False),
+        pa.field("record_no", pa.int32(), nullable=False),
+        pa.field("published_at", _TS),
+        pa.field("text", pa.string(), nullable=False),
+        pa.field("duplicate_of", pa.string()),
+        pa.field("fixes", pa.list_(pa.string()), nullable=False),
+        pa.field("n_paragraphs_in", pa.int32(), nullable=False),
+        pa.field("n_paragraphs_out", pa.int32(), nullable=False),
+        pa.field("meta", pa.string()),
+        pa.field("run_id", pa.string(), nullable=False),
+        pa.field("ingested_at", _TS, nullable=False),
+    ]
+)
+
+REMOVED = pa.schema(
+    [
+        pa.field("article_id", pa.string(), nullable=False),
+        pa.field("position", pa.int32()),  # null for a whole article
+        pa.field("text", pa.string(), nullable=False),
+        pa.field("reason", pa.string(), nullable=False),
+        pa.field("detail", pa.string(), nullable=False),
+        pa.field("matched_article_id", pa.string()),
+        pa.field("matched_position", pa.int32()),
+        pa.field("source_path", pa.string(), nullable=False),
+        pa.field("record_no", pa.int32(), nullable=False),
+        pa.field("run_id", pa.string(), nullable=False),
+        pa.field("ingested_at", _TS, nullable=False),
+    ]
+)
+
+REJECTED = pa.schema(
+    [
+        pa.field("source_path", pa.string(), nullable=False),
+        pa.field("record_no", pa.int32()),  # null when the whole file is unreadable
+        pa.field("error", pa.string(), nullable=False),
+        pa.field("excerpt", pa.string(), nullable=False),
+        pa.field("run_id", pa.string(), nullable=False),
+        pa.field("ingested_at", _TS, nullable=False),
+    ]
+)
+
+# Bookkeeping, under .newsclean/: which raw files were taken, and the run history.
+MANIFEST = pa.schema(
+    [
+        pa.field("path", pa.string(), nullable=False),
+        pa.field("size", pa.int64(), nullable=False),
+        pa.field("mtime_ns", pa.int64(), nullable=False),
+        pa.field("sha256", pa.string(), nullable=False),
+        pa.field("run_id", pa.string(), nullable=False),
+    ]
+)
+
+RUNS = pa.schema(
+    [
+        pa.field("run_id", pa.string(), nullable=False),
+        pa.field("mode", pa.string(), nullable=False),
+        pa.field("started_at", _TS, nullable=False),
+        pa.field("finished_at", _TS, nullable=False),
+        pa.field("files", pa.int32(), nullable=False),
+        pa.field("records", pa.int64(), nullable=False),
+        pa.field("articles", pa.int64(), nullable=False),
+        pa.field("removed", pa.int64(), nullable=False),
+        pa.field("rejected", pa.int64(), nullable=False),
+        pa.field("summary", pa.string(), nullable=False),  # the full RunSummary as JSON
+        pa.field("config_hash", pa.string(), nullable=False),
+        pa.field("version", pa.string(), nullable=False),
+    ]
+)
+
+DATASETS: dict[str, pa.Schema] = {"articles": ARTICLES, "removed": REMOVED, "rejected": REJECTED}
