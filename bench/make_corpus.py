@@ -24,7 +24,8 @@ The real corpora in shared/corpora/, read in place (never copied into the projec
 - aeb-scrapinghub: the gold article bodies and URLs (``ground-truth.json``) and, for about half
   of their uses, the full-page text with navigation and footers (``output/html-text.json``).
 - cleaneval-cpe: CleanEval and CleanPortalEval gold texts, without the ``URL:`` line and the
-  ``<p>``/``<h>``/``<l>`` markers; titles from the ``<text title=...>`` wrapper of the input.
+  ``<p>``/``<h>``/``<l>`` markers; titles (and URLs missing from the gold) from the
+  ``<text id=... title=...>`` wrapper of the input page.
 
 Why it is built like this
 -------------------------
@@ -132,7 +133,7 @@ def script_lang(text: str) -> str:
 def decode_legacy(data: bytes) -> str:
     """UTF-8 if it is valid UTF-8, else cp1252 (what the older web pages mostly are)."""
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError:
         return data.decode("cp1252", errors="replace")
 
@@ -181,43 +182,49 @@ def load_aeb(root: Path) -> Iterator[SourceDoc]:
         )
 
 
+GOLD_URL = re.compile(r"URL:\s*(https?://\S+)?")
 GOLD_MARKER = re.compile(r"<[phl]>")
-WRAPPER_TITLE = re.compile(r'title="([^"]*)"')
+WRAPPER_ATTR = re.compile(r'\b(id|title)="([^"]*)"')
 
 
-def cleaneval_title(gold_path: Path) -> str | None:
-    """The title attribute of the input page's ``<text ...>`` wrapper, if there is one."""
+def cleaneval_wrapper(gold_path: Path) -> tuple[str | None, str | None]:
+    """URL and title from the ``<text id="URL" title="...">`` wrapper of the input page."""
     page = gold_path.parent.parent / "input" / gold_path.name.replace(".txt.gz", ".html.gz")
     if not page.exists():
-        return None
+        return None, None
     with gzip.open(page, "rb") as fh:
         first_line = decode_legacy(fh.readline(4000))
-    match = WRAPPER_TITLE.search(first_line)
-    title = " ".join(html.unescape(match.group(1)).split()) if match else ""
-    return title or None
+    found = {
+        key: " ".join(html.unescape(value).split())
+        for key, value in WRAPPER_ATTR.findall(first_line)
+    }
+    url = found.get("id") or None
+    return (url if url and url.startswith("http") else None), (found.get("title") or None)
 
 
 def load_cleaneval(root: Path) -> Iterator[SourceDoc]:
-    """cleaneval-cpe gold texts: ``URL:`` line, then blocks introduced by <p>, <h> or <l>."""
+    """cleaneval-cpe gold texts: a ``URL:`` line (often empty: then the input's wrapper has the
+    URL), then blocks introduced by <p>, <h> or <l>."""
     base = root / "cleaneval-cpe"
     for path in sorted(base.glob("*/GoldStandard/*.txt.gz")):
         with gzip.open(path, "rb") as fh:
             text = decode_legacy(fh.read()).lstrip()
         url = None
-        if text.startswith("URL:"):
-            first, _, text = text.partition("\n")
-            url = first[4:].strip() or None
+        if match := GOLD_URL.match(text):  # the URL is sometimes on the line after "URL:"
+            url, text = match.group(1), text[match.end() :]
         blocks = (" ".join(block.split()) for block in GOLD_MARKER.split(text))
         paragraphs = tuple(b for b in blocks if b)
         if not paragraphs:
             continue
-        title = cleaneval_title(path) or " ".join(paragraphs[0].split()[:12])
+        wrapper_url, wrapper_title = cleaneval_wrapper(path)
+        url = url or wrapper_url
+        title = wrapper_title or " ".join(paragraphs[0].split()[:12])
         yield SourceDoc(
             origin=f"cleaneval:{path.relative_to(base)}",
             lang="en",
             title=title,
             paragraphs=paragraphs,
-            url=url if url and url.startswith("http") else None,
+            url=url,
             date=None,
         )
 
@@ -823,9 +830,9 @@ class JsonLinesWriter(StreamWriter):
         return self.append(self.encode(rec) + b"\n")
 
     def write_bad(self, rec: dict[str, Any], kind: str) -> dict[str, Any]:
-        if kind == "malformed_json":  # a line cut short, as by a crashed scraper
-            line = self.encode(rec)
-            return self.append(line[: len(line) // 2] + b"\n")
+        if kind == "malformed_json":  # a line cut short (at a character), as by a crashed scraper
+            line = json.dumps(rec, ensure_ascii=self.feed.ascii_json)
+            return self.append(line[: len(line) // 2].encode("utf-8") + b"\n")
         return self.append(self.encode(spoil(rec, self.feed, kind)) + b"\n")
 
 
@@ -881,36 +888,22 @@ class JsonOneWriter(Writer):
 
 
 # Text-file encodings by language, with weights: what sites in those languages used.
+# fmt: off
 TXT_ENCODINGS: dict[str, tuple[tuple[str, float], ...]] = {
-    "ru": (
-        ("cp1251", 0.3),
-        ("koi8-r", 0.25),
-        ("utf-16", 0.15),
-        ("utf-8-sig", 0.15),
-        ("utf-8", 0.15),
-    ),
+    "ru": (("cp1251", 0.3), ("koi8-r", 0.25), ("utf-16", 0.15), ("utf-8-sig", 0.15),
+           ("utf-8", 0.15)),
     "uk": (("cp1251", 0.45), ("utf-16", 0.2), ("utf-8-sig", 0.15), ("utf-8", 0.2)),
     "bg": (("cp1251", 0.45), ("utf-16", 0.2), ("utf-8-sig", 0.15), ("utf-8", 0.2)),
     "en": (("cp1252", 0.4), ("utf-16", 0.15), ("utf-8-sig", 0.2), ("utf-8", 0.25)),
     "xx": (("utf-16", 0.25), ("utf-8-sig", 0.25), ("utf-8", 0.5)),
 }
+# fmt: on
 LEGACY = ("cp1251", "koi8-r", "cp1252")
 # KOI8-R has no typographic quotes or dashes: sites using it wrote ASCII ones.
-KOI8_PUNCT = str.maketrans(
-    {
-        "«": '"',
-        "»": '"',
-        "„": '"',
-        "“": '"',
-        "”": '"',
-        "’": "'",
-        "—": "-",
-        "–": "-",
-        "…": "...",
-        "\u00a0": " ",
-        "№": "N",
-    }
-)
+# fmt: off
+KOI8_PUNCT = str.maketrans({"«": '"', "»": '"', "„": '"', "“": '"', "”": '"', "’": "'",
+                            "—": "-", "–": "-", "…": "...", "\u00a0": " ", "№": "N"})
+# fmt: on
 
 
 def encode_txt(text: str, encoding: str) -> tuple[bytes, str]:
@@ -997,8 +990,8 @@ class Sink:
         if self.manifest is not None:
             self.manifest.write(json.dumps({**where, **truth}, ensure_ascii=False) + "\n")
 
-    def emit(self, art: Article, rng: Rng) -> dict[str, Any]:
-        """Write the article through a randomly chosen feed; return the record as written."""
+    def emit(self, art: Article, rng: Rng) -> None:
+        """Write the article through a randomly chosen feed."""
         feed = self.feeds[int(rng.choice(len(self.feeds), p=self.weights))]
         rec = to_record(art, feed, self.counts.records, rng)
         where = self.writers[feed.name].write(rec, art, rng)
@@ -1013,7 +1006,6 @@ class Sink:
             damage=art.damage,
             copy_of=art.copy_of,
         )
-        return rec
 
     def emit_bad(self, art: Article, kind: str, rng: Rng) -> None:
         writer = self.writers[BAD_RECORD_FEED]

@@ -12,6 +12,10 @@ class ConfigError(NewscleanError):
 class RecordError(NewscleanError):
     """One input record (or file) cannot be read; it becomes a ``rejected/`` row."""
 
+    def __init__(self, message: str, excerpt: str = "") -> None:
+        super().__init__(message)
+        self.excerpt = excerpt
+
 
 class DatasetError(NewscleanError):
     """The output directory is not a newsclean dataset, or is damaged."""

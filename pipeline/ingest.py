@@ -127,7 +127,10 @@ def _jsonl_rows(text: str) -> Iterator[Row]:
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
-            yield line_no, RecordError(f"malformed JSON line {line_no + 1}: {exc.msg}: {line[:80]}")
+            yield line_no, RecordError(
+                f"malformed JSON on line {line_no + 1}: {exc.msg} (column {exc.colno})",
+                line[:EXCERPT_CHARS],
+            )
             continue
         yield line_no, obj if isinstance(obj, dict) else RecordError(
             f"line {line_no + 1} is a JSON {type(obj).__name__}, not an object"
@@ -138,7 +141,7 @@ def _json_rows(text: str) -> Iterator[Row]:
     try:
         obj = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise RecordError(f"malformed JSON: {exc}") from None
+        raise RecordError(f"malformed JSON: {exc}", text[:EXCERPT_CHARS]) from None
     items = obj if isinstance(obj, list) else [obj]
     for i, item in enumerate(items):
         yield i, item if isinstance(item, dict) else RecordError(
@@ -173,14 +176,14 @@ def _records_from_rows(
     try:
         for record_no, row in rows:
             if isinstance(row, RecordError):
-                yield Rejection(rel_path, record_no, str(row))
+                yield Rejection(rel_path, record_no, str(row), row.excerpt)
                 continue
             try:
                 yield record_from_fields(rel_path, record_no, row, fixes)
             except RecordError as exc:
                 yield Rejection(rel_path, record_no, str(exc), _excerpt(row))
     except RecordError as exc:
-        yield Rejection(rel_path, None, str(exc))
+        yield Rejection(rel_path, None, str(exc), exc.excerpt)
 
 
 def record_from_fields(
@@ -299,7 +302,7 @@ def _from_epoch(x: float) -> datetime | None:
 
 def _excerpt(obj: Any) -> str:
     if isinstance(obj, bytes):
-        head = obj[:EXCERPT_CHARS]
+        head = obj[: EXCERPT_CHARS // 2]
         return head.decode("utf-8", errors="backslashreplace")
     if isinstance(obj, dict):
         return json.dumps(obj, ensure_ascii=False, default=str)[:EXCERPT_CHARS]

@@ -65,7 +65,11 @@ def _is_hard_wrapped(lines: list[str]) -> bool:
         return False
     if all(_ENDS_SENTENCE.search(line) for line in lines[:-1]):
         return False  # every line ends a sentence: one paragraph per line
-    return all(len(line) >= WRAP_MIN_FILL * width for line in lines[:-1])
+    # A line may be short where the next one opens a list item: that ends a paragraph.
+    return all(
+        len(line) >= WRAP_MIN_FILL * width or _OPENER.match(nxt)
+        for line, nxt in zip(lines, lines[1:], strict=False)
+    )
 
 
 # A sentence ends at . ! ? … (possibly repeated, possibly followed by closing quotes or
