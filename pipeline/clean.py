@@ -18,24 +18,24 @@ def clean_record(raw: RawRecord, rules: RuleSet, dedup: DedupConfig) -> Cleaned:
     title = fix_line(raw.title) if raw.title else None
     paragraphs = split_paragraphs(repaired.text)
 
-    removals: dict[int, Removal] = {}
+    removals: list[Removal] = []
+    dropped: set[int] = set()  # positions removed whole
     for pos, paragraph in enumerate(paragraphs):
         rule = rules.match(paragraph)
         if rule is not None:
-            removals[pos] = Removal(aid, pos, paragraph, "boilerplate_rule", rule)
+            removals.append(Removal(aid, pos, paragraph, "boilerplate_rule", rule))
+            dropped.add(pos)
 
     kept = list(paragraphs)
-    for dup in find_duplicates(paragraphs, dedup, skip=frozenset(removals)):
-        removals[dup.position] = Removal(
-            aid, dup.position, dup.text, dup.reason, dup.detail, aid, dup.matched_position
+    for dup in find_duplicates(paragraphs, dedup, skip=frozenset(dropped)):
+        removals.append(
+            Removal(aid, dup.position, dup.text, dup.reason, dup.detail, aid, dup.matched_position)
         )
-        if dup.kept is not None:
-            kept[dup.position] = dup.kept
-    out = [
-        text
-        for pos, text in enumerate(kept)
-        if pos not in removals or removals[pos].reason == "duplicate_span"
-    ]
+        if dup.kept is None:
+            dropped.add(dup.position)
+        else:
+            kept[dup.position] = dup.kept  # a span was cut out of it
+    out = [text for pos, text in enumerate(kept) if pos not in dropped]
     article = Article(
         article_id=aid,
         source_path=raw.source_path,
@@ -50,4 +50,5 @@ def clean_record(raw: RawRecord, rules: RuleSet, dedup: DedupConfig) -> Cleaned:
         n_paragraphs_out=len(out),
         meta=raw.meta,
     )
-    return Cleaned(article, tuple(removals[p] for p in sorted(removals)))
+    removals.sort(key=lambda r: r.position or 0)  # stable: spans of one paragraph stay in order
+    return Cleaned(article, tuple(removals))

@@ -122,11 +122,10 @@ def find_duplicates(
         if pos in skip:
             continue
         sentences = split_sentences(paragraph)
-        decision = _judge(pos, paragraph, sentences, cfg, seen_keys, kept_texts, kept_positions, sentences_seen)
-        if decision is not None:
-            decisions.append(decision)
-            if decision.kept is None:
-                continue  # a removed paragraph is not the first copy of anything
+        found = _judge(pos, paragraph, sentences, cfg, seen_keys, kept_texts, kept_positions, sentences_seen)
+        decisions.extend(found)
+        if found and found[0].kept is None:
+            continue  # a removed paragraph is not the first copy of anything
         seen_keys.setdefault(match_key(paragraph), pos)
         if len(paragraph) >= cfg.min_chars:
             kept_texts.append(paragraph)
@@ -145,20 +144,19 @@ def _judge(
     kept_texts: list[str],
     kept_positions: list[int],
     sentences_seen: _SentenceIndex,
-) -> Duplicate | None:
+) -> list[Duplicate]:
     if len(paragraph) < cfg.min_chars:
-        return None
+        return []
     key = match_key(paragraph)
     if key in seen_keys:
-        return Duplicate(pos, "duplicate_exact", "exact", seen_keys[key], paragraph)
+        return [Duplicate(pos, "duplicate_exact", "exact", seen_keys[key], paragraph)]
     if kept_texts:
         best = process.extractOne(
             paragraph, kept_texts, scorer=fuzz.ratio, score_cutoff=cfg.near_threshold
         )
         if best is not None and same_facts(paragraph, best[0]):
-            return Duplicate(
-                pos, "duplicate_near", f"fuzz.ratio={best[1]:.1f}", kept_positions[best[2]], paragraph
-            )
+            detail = f"fuzz.ratio={best[1]:.1f}"
+            return [Duplicate(pos, "duplicate_near", detail, kept_positions[best[2]], paragraph)]
     # Sentence by sentence: which ones repeat text seen earlier (in this paragraph too)?
     local = _SentenceIndex()
     matches: list[int | None] = []
@@ -173,30 +171,31 @@ def _judge(
     if earlier and covered >= cfg.contained_coverage * sum(len(s) for s in sentences):
         source = Counter(earlier).most_common(1)[0][0]
         share = covered / sum(len(s) for s in sentences)
-        return Duplicate(pos, "duplicate_near", f"contained: {share:.2f} of its sentences seen", source, paragraph)
-    return _repeated_span(pos, sentences, matches, cfg)
+        detail = f"contained: {share:.2f} of its sentences seen"
+        return [Duplicate(pos, "duplicate_near", detail, source, paragraph)]
+    return _repeated_spans(pos, sentences, matches, cfg)
 
 
-def _repeated_span(
+def _repeated_spans(
     pos: int, sentences: list[str], matches: list[int | None], cfg: DedupConfig
-) -> Duplicate | None:
-    """The longest run of already-seen sentences, if it is long enough to be a stutter."""
-    best: tuple[int, int] | None = None
-    best_len = 0
+) -> list[Duplicate]:
+    """Every run of already-seen sentences long enough to be a stutter, one row each."""
+    runs: list[tuple[int, int]] = []
     start = None
     for i, m in enumerate([*matches, None]):
         if m is not None and start is None:
             start = i
         elif m is None and start is not None:
-            length = sum(len(s) for s in sentences[start:i])
-            if length > best_len:
-                best, best_len = (start, i), length
+            if sum(len(s) for s in sentences[start:i]) >= cfg.span_min_chars:
+                runs.append((start, i))
             start = None
-    if best is None or best_len < cfg.span_min_chars:
-        return None
-    lo, hi = best
-    first_match = next(m for m in matches[lo:hi] if m is not None)
-    removed = " ".join(sentences[lo:hi])
-    kept = " ".join(sentences[:lo] + sentences[hi:])
-    detail = f"sentences {lo + 1}-{hi} of {len(sentences)} repeat earlier text"
-    return Duplicate(pos, "duplicate_span", detail, first_match, removed, kept)
+    if not runs:
+        return []
+    cut = {i for lo, hi in runs for i in range(lo, hi)}
+    kept = " ".join(s for i, s in enumerate(sentences) if i not in cut)
+    spans = []
+    for lo, hi in runs:
+        first_match = next(m for m in matches[lo:hi] if m is not None)
+        detail = f"sentences {lo + 1}-{hi} of {len(sentences)} repeat earlier text"
+        spans.append(Duplicate(pos, "duplicate_span", detail, first_match, " ".join(sentences[lo:hi]), kept))
+    return spans
