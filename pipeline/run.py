@@ -327,6 +327,7 @@ def commit_run(plan: Plan, results: list[ShardResult], cfg: Config) -> RunSummar
     # Earlier parts: keep as they are, or rewrite without the rows of replaced raw files.
     keep: dict[str, list[Path]] = {d: [] for d in DATASETS}
     new: dict[str, list[Path]] = {d: sorted((staging / d).glob("*.parquet")) for d in DATASETS}
+    fresh_articles = list(new["articles"])  # this run's records, before earlier parts are added
     existing_ids: set[str] = set()
     for dataset in DATASETS:
         for part in store.parts(dataset):
@@ -347,7 +348,7 @@ def commit_run(plan: Plan, results: list[ShardResult], cfg: Config) -> RunSummar
 
     # One live row per article id: what is already there survives; among new rows the
     # earliest published_at (unknown dates last), then the first raw record.
-    dup_removed, n_dup = _drop_repeated_ids(new["articles"], existing_ids, staging, meta, stamp)
+    dup_removed, n_dup = _drop_repeated_ids(fresh_articles, existing_ids, meta, stamp)
     if dup_removed is not None:
         out = staging / "removed" / f"part-{plan.run_id}-ids.parquet"
         write_parquet(dup_removed, out, REMOVED, meta)
@@ -394,7 +395,7 @@ def commit_run(plan: Plan, results: list[ShardResult], cfg: Config) -> RunSummar
 
 
 def _drop_repeated_ids(
-    parts: list[Path], existing: set[str], staging: Path, meta: dict[bytes, bytes], stamp: dict[str, Any]
+    parts: list[Path], existing: set[str], meta: dict[bytes, bytes], stamp: dict[str, Any]
 ) -> tuple[pa.Table | None, int]:
     """Rewrite new article parts so that each article id has one row; return the
     ``duplicate_article`` rows for the records that lost."""

@@ -1,0 +1,219 @@
+"""Whole runs through the library: output, idempotence, replacement, atomicity, locking."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+import pytest
+
+from pipeline import __version__
+from pipeline.config import Config
+from pipeline.errors import DatasetError, LockedError
+from pipeline.run import run_pipeline
+from pipeline.store import Store
+
+from .helpers import rows, snapshot_bytes, synthetic_corpus
+
+REPO = Path(__file__).resolve().parents[1]
+CFG = Config()
+
+
+def test_sample_run_readable_by_pyarrow_pandas_and_duckdb(sample_raw: Path, tmp_path: Path) -> None:
+    clean = tmp_path / "clean"
+    summary = run_pipeline(sample_raw, clean, CFG, workers=1)
+    assert summary.committed
+    assert summary.dataset_rows == {"articles": 12, "removed": 15, "rejected": 5}
+    for dataset, n in summary.dataset_rows.items():
+        assert ds.dataset(clean / dataset, partitioning="hive").count_rows() == n
+        assert len(pd.read_parquet(clean / dataset)) == n
+        glob = f"{clean}/{dataset}/**/*.parquet"
+        count = duckdb.sql(f"select count(*) from read_parquet('{glob}', hive_partitioning=true)").fetchall()
+        assert count == [(n,)]
+    part = next((clean / "articles").glob("*.parquet"))
+    meta = pq.read_schema(part).metadata
+    assert meta[b"newsclean.version"] == __version__.encode()
+    assert meta[b"newsclean.config_hash"] == CFG.digest().encode()
+    assert pq.ParquetFile(part).metadata.row_group(0).column(0).compression == "ZSTD"
+    assert str(pq.read_schema(part).field("published_at").type) == "timestamp[us, tz=UTC]"
+
+
+def test_empty_datasets_still_have_a_schema(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "a.txt").write_text("Just one paragraph of plain text, nothing to remove here.")
+    run_pipeline(raw, tmp_path / "clean", CFG, workers=1)
+    assert duckdb.sql(f"select count(*) from read_parquet('{tmp_path}/clean/rejected/*.parquet')").fetchall() == [(0,)]
+    assert pd.read_parquet(tmp_path / "clean" / "removed").columns[3] == "reason"
+
+
+def test_bad_inputs_never_stop_the_run(sample_raw: Path, tmp_path: Path) -> None:
+    clean = tmp_path / "clean"
+    run_pipeline(sample_raw, clean, CFG, workers=1)
+    rejected = {(r["source_path"], r["record_no"]): r["error"] for r in rows(clean, "rejected")}
+    assert rejected == {
+        ("bad/empty.txt", None): "empty file",
+        ("bad/junk.txt", None): "binary content (NUL bytes, no byte order mark)",
+        ("export/citynews.json", 1): "no text",
+        ("wire/2022-01-10.jsonl", 2): "no text (blank or not a string)",
+        ("wire/2022-01-10.jsonl", 3): "malformed JSON on line 4: Unterminated string starting at (column 83)",
+    }
+    # Every other record of those files is in articles/.
+    articles = {(r["source_path"], r["record_no"]) for r in rows(clean, "articles")}
+    assert {("export/citynews.json", 0), ("wire/2022-01-10.jsonl", 0), ("wire/2022-01-10.jsonl", 1)} <= articles
+
+
+def test_second_run_changes_nothing(sample_raw: Path, tmp_path: Path) -> None:
+    clean = tmp_path / "clean"
+    run_pipeline(sample_raw, clean, CFG, workers=1)
+    before = snapshot_bytes(clean)
+    current = Store(clean).current()
+    again = run_pipeline(sample_raw, clean, CFG, workers=1)
+    assert again.files_processed == 0 and again.files_unchanged == 13
+    assert again.message.startswith("nothing new")
+    assert snapshot_bytes(clean) == before
+    assert Store(clean).current() == current
+
+
+def test_new_and_changed_files_replace_what_they_produced(sample_raw: Path, tmp_path: Path) -> None:
+    clean = tmp_path / "clean"
+    run_pipeline(sample_raw, clean, CFG, workers=1)
+    csv = sample_raw / "export" / "valleytimes.csv"
+    csv.write_text(csv.read_text().replace("80 mm", "95 mm"))
+    (sample_raw / "new.txt").write_text("A brand new article about the harbor, written on Friday.\n")
+    summary = run_pipeline(sample_raw, clean, CFG, workers=1)
+    assert summary.files_processed == 2
+    articles = rows(clean, "articles")
+    assert len(articles) == 13
+    valley = [a for a in articles if a["source_path"] == "export/valleytimes.csv"]
+    assert len(valley) == 1 and "95 mm" in valley[0]["text"]
+    removed = [r for r in rows(clean, "removed") if r["source_path"] == "export/valleytimes.csv"]
+    assert [(r["reason"], r["detail"]) for r in removed] == [("boilerplate_rule", "advertisement")]
+
+
+def test_one_live_row_per_article_id(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    rec = {"url": "https://x.example/story?utm_source=a", "text": "The same story, scraped twice from the same page.", "published_at": "2022-01-02"}
+    (raw / "a.jsonl").write_text(json.dumps(rec) + "\n")
+    (raw / "b.jsonl").write_text(json.dumps({**rec, "url": "http://www.x.example/story/", "published_at": "2022-01-01"}) + "\n")
+    clean = tmp_path / "clean"
+    run_pipeline(raw, clean, CFG, workers=1)
+    (article,) = rows(clean, "articles")
+    assert article["source_path"] == "b.jsonl"  # the earlier publication wins
+    (dup,) = [r for r in rows(clean, "removed") if r["reason"] == "duplicate_article"]
+    assert (dup["source_path"], dup["article_id"], dup["matched_article_id"]) == ("a.jsonl", article["article_id"], article["article_id"])
+    assert dup["detail"] == "same canonical URL as the kept record (b.jsonl#0)"
+    # A later run that brings the same URL again: what is already there survives.
+    (raw / "c.jsonl").write_text(json.dumps({**rec, "published_at": "2021-12-31"}) + "\n")
+    run_pipeline(raw, clean, CFG, workers=1)
+    assert [a["source_path"] for a in rows(clean, "articles")] == ["b.jsonl"]
+    assert sorted(r["source_path"] for r in rows(clean, "removed") if r["reason"] == "duplicate_article") == ["a.jsonl", "c.jsonl"]
+
+
+def test_output_does_not_depend_on_workers_or_shards(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    synthetic_corpus(raw, files=6, per_file=20)
+    one = tmp_path / "one"
+    run_pipeline(raw, one, CFG, workers=1)
+    many = tmp_path / "many"
+    small_shards = Config(run=type(CFG.run)(shard_mb=0.01))
+    run_pipeline(raw, many, small_shards, workers=2)
+    assert len(list((many / "articles").glob("*.parquet"))) > 1
+    for dataset in ("articles", "removed", "rejected"):
+        assert rows(one, dataset) == rows(many, dataset)
+
+
+def test_a_second_writer_is_refused_while_the_first_holds_the_lock(sample_raw: Path, tmp_path: Path) -> None:
+    clean = tmp_path / "clean"
+    with Store(clean).lock(), pytest.raises(LockedError, match=f"pid {os.getpid()}"):
+        run_pipeline(sample_raw, clean, CFG, workers=1)
+    assert run_pipeline(sample_raw, clean, CFG, workers=1).committed
+
+
+def test_refuses_a_directory_it_does_not_manage(sample_raw: Path, tmp_path: Path) -> None:
+    (tmp_path / "clean" / "articles").mkdir(parents=True)
+    with pytest.raises(DatasetError, match="is not managed by newsclean"):
+        run_pipeline(sample_raw, tmp_path / "clean", CFG, workers=1)
+
+
+KILL_SCRIPT = """
+import os, signal, sys
+from pipeline.config import Config
+from pipeline.run import run_pipeline
+from pipeline import store
+where = sys.argv[3]
+if where != "random":
+    original = getattr(store.Store, where)
+    def die(self, *args, **kwargs):
+        if where == "_drop_old_snapshots":
+            original(self, *args, **kwargs)
+        os.kill(os.getpid(), signal.SIGKILL)
+    setattr(store.Store, where, die)
+run_pipeline(sys.argv[1], sys.argv[2], Config(), workers=1)
+"""
+
+
+def _run_killed(raw: Path, clean: Path, where: str, delay: float | None = None) -> int:
+    proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(raw), str(clean), where], cwd=REPO)
+    if delay is not None:
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+    return proc.wait(timeout=120)
+
+
+@pytest.fixture
+def committed_twice(tmp_path: Path) -> tuple[Path, Path]:
+    """A dataset with one committed run, and raw files for a second, slower run."""
+    raw = tmp_path / "raw"
+    synthetic_corpus(raw, files=2, per_file=10, seed=1)
+    clean = tmp_path / "clean"
+    run_pipeline(raw, clean, CFG, workers=1)
+    synthetic_corpus(raw / "more", files=8, per_file=150, seed=2)
+    return raw, clean
+
+
+@pytest.mark.parametrize("where", ["_swap_current", "_ensure_dataset_links"])
+def test_killed_at_the_commit_point(committed_twice: tuple[Path, Path], where: str, tmp_path: Path) -> None:
+    raw, clean = committed_twice
+    before = snapshot_bytes(clean)
+    assert _run_killed(raw, clean, where) == -signal.SIGKILL
+    if where == "_swap_current":  # killed just before the swap: nothing changed
+        assert snapshot_bytes(clean) == before
+    else:  # killed just after: the new run is committed, whole
+        assert set(before) < set(snapshot_bytes(clean))
+    summary = run_pipeline(raw, clean, CFG, workers=1)
+    assert summary.committed
+    reference = tmp_path / "reference"
+    run_pipeline(raw, reference, CFG, workers=1)
+    assert rows(clean, "articles") == rows(reference, "articles")
+    assert not any((clean / ".newsclean" / "staging").iterdir())
+
+
+def test_killed_at_random_moments_leaves_the_last_dataset(committed_twice: tuple[Path, Path], tmp_path: Path) -> None:
+    raw, clean = committed_twice
+    before = snapshot_bytes(clean)
+    rng = random.Random(7)
+    for _ in range(4):
+        code = _run_killed(raw, clean, "random", delay=rng.uniform(0.5, 2.5))
+        after = snapshot_bytes(clean)
+        if code == 0:  # finished before the kill: the new snapshot is whole
+            break
+        assert after == before
+        assert ds.dataset(clean / "articles").count_rows() == 20
+    run_pipeline(raw, clean, CFG, workers=1)
+    reference = tmp_path / "reference"
+    run_pipeline(raw, reference, CFG, workers=1)
+    assert rows(clean, "articles") == rows(reference, "articles")
+    assert len(rows(clean, "articles")) == 20 + 8 * 150
