@@ -298,10 +298,14 @@ def main(argv: list[str] | None = None) -> int:
     summary: dict[str, dict[str, int]] = {}
     if "aeb" in corpora:
         docs = list(read_aeb(args.corpora))
-        summary["aeb-scrapinghub"] = report_gold("aeb-scrapinghub", docs, rules, args.top, args.worst)
+        summary["aeb-scrapinghub"] = report_gold(
+            "aeb-scrapinghub", docs, rules, args.top, args.worst
+        )
     if "cpe" in corpora:
         docs = list(read_cpe(args.corpora))
-        summary["CleanPortalEval"] = report_gold("CleanPortalEval", docs, rules, args.top, args.worst)
+        summary["CleanPortalEval"] = report_gold(
+            "CleanPortalEval", docs, rules, args.top, args.worst
+        )
     if "bsnlp" in corpora:
         summary["bsnlp2021-raw"] = report_bsnlp(
             list(read_bsnlp(args.corpora)), rules, args.top, args.samples

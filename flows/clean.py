@@ -37,9 +37,17 @@ from pipeline.store import Store
 
 @task(name="plan", retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
 def plan_task(
-    raw: str, clean: str, cfg: Config, mode: str, since: datetime | None, until: datetime | None, workers: int
+    raw: str,
+    clean: str,
+    cfg: Config,
+    mode: str,
+    since: datetime | None,
+    until: datetime | None,
+    workers: int,
 ) -> Plan:
-    return plan_run(raw, clean, cfg, "backfill" if mode == "backfill" else "run", since, until, workers)
+    return plan_run(
+        raw, clean, cfg, "backfill" if mode == "backfill" else "run", since, until, workers
+    )
 
 
 @task(name="clean-shard", retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
@@ -94,7 +102,13 @@ def newsclean_flow(
 def _wait(futures: Any, plan: Plan, progress: bool) -> list[ShardResult]:
     if not progress:
         return sorted((f.result() for f in futures), key=lambda r: r.shard_no)
-    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
 
     total = sum(f.size for f in plan.files)
     results: list[ShardResult] = []
@@ -113,7 +127,11 @@ def run_flow(**params: Any) -> dict[str, Any]:
     from flows.server import prefect_api
 
     workers = params.get("workers") or default_workers(load_config(params.get("config")))
-    runner = ProcessPoolTaskRunner(max_workers=workers) if workers > 1 else ThreadPoolTaskRunner(max_workers=1)
+    runner = (
+        ProcessPoolTaskRunner(max_workers=workers)
+        if workers > 1
+        else ThreadPoolTaskRunner(max_workers=1)
+    )
     with prefect_api():
         result: dict[str, Any] = newsclean_flow.with_options(task_runner=runner)(**params)
     return result

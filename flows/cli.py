@@ -37,7 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--config", help="newsclean.toml (default: ./newsclean.toml if present)")
         p.add_argument("--workers", type=int, help="processes for shards (default: one per core)")
         p.add_argument(
-            "--no-prefect", action="store_true",
+            "--no-prefect",
+            action="store_true",
             help="run the library directly, without a Prefect flow run (no server start-up)",
         )
 
@@ -48,7 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument("--since", type=_date, help="published at or after this date")
     backfill.add_argument("--until", type=_date, help="published before this date")
 
-    serve = sub.add_parser("serve", help="keep scheduled runs going (starts a local Prefect server if needed)")
+    serve = sub.add_parser(
+        "serve", help="keep scheduled runs going (starts a local Prefect server if needed)"
+    )
     when = serve.add_mutually_exclusive_group()
     when.add_argument("--cron", help='cron schedule, e.g. "0 * * * *" (default: hourly)')
     when.add_argument("--interval", type=float, help="seconds between runs")
@@ -83,14 +86,20 @@ def main(argv: list[str] | None = None) -> int:
             from flows.serve import serve
 
             return serve(
-                cron=args.cron, interval=args.interval, raw=args.raw, clean=args.clean,
+                cron=args.cron,
+                interval=args.interval,
+                raw=args.raw,
+                clean=args.clean,
                 config=_config_path(args.config),
             )
     except ConfigError as exc:
         print(f"newsclean: configuration error: {exc}", file=sys.stderr)
         return 2
     except LockedError as exc:
-        print(f"newsclean: {exc}\n  hint: wait for it to finish, or check that it is still alive", file=sys.stderr)
+        print(
+            f"newsclean: {exc}\n  hint: wait for it to finish, or check that it is still alive",
+            file=sys.stderr,
+        )
         return 3
     except DatasetError as exc:
         print(f"newsclean: {exc}", file=sys.stderr)
@@ -129,8 +138,13 @@ def _run_library(params: dict[str, Any]) -> dict[str, Any]:
 
     cfg = load_config(params["config"])
     result = run_pipeline(
-        params["raw"] or cfg.paths.raw, params["clean"] or cfg.paths.clean, cfg,
-        mode=params["mode"], since=params["since"], until=params["until"], workers=params["workers"],
+        params["raw"] or cfg.paths.raw,
+        params["clean"] or cfg.paths.clean,
+        cfg,
+        mode=params["mode"],
+        since=params["since"],
+        until=params["until"],
+        workers=params["workers"],
     )
     return result.to_dict()
 

@@ -21,7 +21,9 @@ def print_stats(clean: str, last_runs: int = 5) -> int:
     rejected = store.read("rejected", ["error"])
     print(f"  articles  {articles.num_rows} rows, {len(pc.unique(articles['source']))} sources")
     print(f"  removed   {removed.num_rows} rows")
-    for row in removed.group_by("reason").aggregate([("reason", "count")]).sort_by("reason").to_pylist():
+    for row in (
+        removed.group_by("reason").aggregate([("reason", "count")]).sort_by("reason").to_pylist()
+    ):
         print(f"    {row['reason']:<22} {row['reason_count']}")
     print(f"  rejected  {rejected.num_rows} rows")
     errors = rejected.group_by("error").aggregate([("error", "count")])

@@ -50,16 +50,21 @@ class RuleSet:
         names = [r.name for r in rules]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
-            raise ConfigError(f"boilerplate rule names must be unique; repeated: {', '.join(dupes)}")
+            raise ConfigError(
+                f"boilerplate rule names must be unique; repeated: {', '.join(dupes)}"
+            )
         self.rules = tuple(rules)
         self._max_chars = max((r.max_chars for r in rules), default=0)
+        # One pass of the union rejects most paragraphs (content) before any rule is tried.
+        union = "|".join(f"(?:{r.pattern.pattern})" for r in rules) or r"(?!)"
+        self._any = re.compile(union, re.IGNORECASE)
 
     def __len__(self) -> int:
         return len(self.rules)
 
     def match(self, paragraph: str) -> str | None:
         """The name of the first rule that matches the paragraph, or None."""
-        if len(paragraph) > self._max_chars:
+        if len(paragraph) > self._max_chars or not self._any.search(paragraph):
             return None
         for rule in self.rules:
             if rule.matches(paragraph):

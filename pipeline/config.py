@@ -57,9 +57,7 @@ class DedupConfig:
     def __post_init__(self) -> None:
         _check(self.min_chars >= 0, "dedup.min_chars must be >= 0")
         _check(0 < self.near_threshold <= 100, "dedup.near_threshold must be in (0, 100]")
-        _check(
-            0 < self.contained_coverage <= 1, "dedup.contained_coverage must be in (0, 1]"
-        )
+        _check(0 < self.contained_coverage <= 1, "dedup.contained_coverage must be in (0, 1]")
         _check(self.span_min_chars >= 1, "dedup.span_min_chars must be >= 1")
 
 
@@ -118,9 +116,7 @@ def _build(section: str, cls: type[Any], values: Any) -> Any:
     kwargs: dict[str, Any] = {}
     for key, value in values.items():
         if key not in known:
-            raise ConfigError(
-                f"unknown key {section}.{key} (known: {', '.join(sorted(known))})"
-            )
+            raise ConfigError(f"unknown key {section}.{key} (known: {', '.join(sorted(known))})")
         default = getattr(cls(), key)
         if isinstance(default, tuple):
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):

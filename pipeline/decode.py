@@ -48,8 +48,27 @@ MIN_HIGH_BYTES = 20
 # A CJK decoding needs this many CJK characters to be believed.
 MIN_CJK_CHARS = 20
 _CJK_CODECS = frozenset(
-    "cp932 shift_jis shift_jis_2004 shift_jisx0213 euc_jp euc_jis_2004 euc_jisx0213 gb2312 "
-    "gbk gb18030 hz big5 big5hkscs cp950 cp949 euc_kr johab iso2022_jp iso2022_kr".split()
+    [
+        "cp932",
+        "shift_jis",
+        "shift_jis_2004",
+        "shift_jisx0213",
+        "euc_jp",
+        "euc_jis_2004",
+        "euc_jisx0213",
+        "gb2312",
+        "gbk",
+        "gb18030",
+        "hz",
+        "big5",
+        "big5hkscs",
+        "cp950",
+        "cp949",
+        "euc_kr",
+        "johab",
+        "iso2022_jp",
+        "iso2022_kr",
+    ]
 )
 _CJK_CHARS = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uff66-\uff9f]")
 
@@ -67,8 +86,8 @@ def decode_bytes(data: bytes) -> tuple[str, str | None]:
 
     Raises RecordError for bytes that are empty, binary or undecodable.
 
-    >>> decode_bytes("ёлка".encode("cp1251"))
-    ('ёлка', 'cp1251')
+    >>> decode_bytes("Ёлка стоит на площади до 15 января, сообщили в мэрии.".encode("cp1251"))
+    ('Ёлка стоит на площади до 15 января, сообщили в мэрии.', 'cp1251')
     >>> decode_bytes(b"plain")
     ('plain', None)
     """
@@ -91,12 +110,12 @@ def decode_bytes(data: bytes) -> tuple[str, str | None]:
         return text, None
     if b"\x00" in data:
         raise RecordError("binary content (NUL bytes, no byte order mark)")
-    encoding = detect_encoding(data)
-    if encoding is None:
+    detected = detect_encoding(data)
+    if detected is None:
         raise RecordError("binary content or unknown encoding (no charset detected)")
-    text = data.decode(encoding, errors="replace")
+    text = data.decode(detected, errors="replace")
     _reject_binary(text)
-    return text, canonical_encoding(encoding)
+    return text, canonical_encoding(detected)
 
 
 def detect_encoding(data: bytes) -> str | None:

@@ -27,7 +27,7 @@ from pipeline.segment import split_sentences
 # Sentences shorter than this are matched exactly only (fuzzy matching of "Yes." is noise).
 MIN_FUZZY_SENTENCE = 30
 
-_NON_WORD = re.compile(r"[\W_]+")
+_WORDS = re.compile(r"[^\W_]+")
 _NUMBER = re.compile(r"\d+(?:[.,:/]\d+)*")
 _WORD = re.compile(r"\w+")
 _SENTENCE_START = re.compile(r"(?:^|[.!?…:;]\s+|[\"“«„(–—-]\s*)$")
@@ -39,20 +39,25 @@ def match_key(text: str) -> str:
     >>> match_key("– Hello,  World!")
     'hello world'
     """
-    return _NON_WORD.sub(" ", text.casefold()).strip()
+    return " ".join(_WORDS.findall(text.casefold()))
 
 
 def facts(text: str) -> tuple[frozenset[str], frozenset[str]]:
     """The numbers and the names (capitalised words not opening a sentence) of a text.
 
-    >>> facts("In 2021 Alice paid 5.5 million to Bob.")
-    (frozenset({'2021', '5.5'}), frozenset({'Alice', 'Bob'}))
+    >>> numbers, names = facts("In 2021 Alice paid 5.5 million to Bob.")
+    >>> sorted(numbers), sorted(names)
+    (['2021', '5.5'], ['Alice', 'Bob'])
     """
     numbers = frozenset(_NUMBER.findall(text))
     names = set()
     for m in _WORD.finditer(text):
         word = m.group(0)
-        if word[:1].isupper() and not word.isdigit() and not _SENTENCE_START.search(text[: m.start()]):
+        if (
+            word[:1].isupper()
+            and not word.isdigit()
+            and not _SENTENCE_START.search(text[: m.start()])
+        ):
             names.add(word)
     return numbers, frozenset(names)
 
@@ -82,16 +87,14 @@ class _SentenceIndex:
         self.texts: list[str] = []
         self.positions: list[int] = []
 
-    def add(self, sentence: str, position: int) -> None:
-        key = match_key(sentence)
+    def add(self, sentence: str, key: str, position: int) -> None:
         if key and key not in self.by_key:
             self.by_key[key] = position
             if len(sentence) >= MIN_FUZZY_SENTENCE:
                 self.texts.append(sentence)
                 self.positions.append(position)
 
-    def find(self, sentence: str, threshold: float) -> int | None:
-        key = match_key(sentence)
+    def find(self, sentence: str, key: str, threshold: float) -> int | None:
         if not key:
             return None
         if key in self.by_key:
@@ -122,23 +125,30 @@ def find_duplicates(
         if pos in skip:
             continue
         sentences = split_sentences(paragraph)
-        found = _judge(pos, paragraph, sentences, cfg, seen_keys, kept_texts, kept_positions, sentences_seen)
+        keys = [match_key(s) for s in sentences]
+        key = keys[0] if len(keys) == 1 else match_key(paragraph)
+        found = _judge(
+            pos, paragraph, key, sentences, keys, cfg, seen_keys, kept_texts, kept_positions,
+            sentences_seen,
+        )
         decisions.extend(found)
         if found and found[0].kept is None:
             continue  # a removed paragraph is not the first copy of anything
-        seen_keys.setdefault(match_key(paragraph), pos)
+        seen_keys.setdefault(key, pos)
         if len(paragraph) >= cfg.min_chars:
             kept_texts.append(paragraph)
             kept_positions.append(pos)
-        for sentence in sentences:
-            sentences_seen.add(sentence, pos)
+        for sentence, skey in zip(sentences, keys, strict=True):
+            sentences_seen.add(sentence, skey, pos)
     return decisions
 
 
 def _judge(
     pos: int,
     paragraph: str,
+    key: str,
     sentences: list[str],
+    keys: list[str],
     cfg: DedupConfig,
     seen_keys: dict[str, int],
     kept_texts: list[str],
@@ -147,7 +157,6 @@ def _judge(
 ) -> list[Duplicate]:
     if len(paragraph) < cfg.min_chars:
         return []
-    key = match_key(paragraph)
     if key in seen_keys:
         return [Duplicate(pos, "duplicate_exact", "exact", seen_keys[key], paragraph)]
     if kept_texts:
@@ -160,12 +169,12 @@ def _judge(
     # Sentence by sentence: which ones repeat text seen earlier (in this paragraph too)?
     local = _SentenceIndex()
     matches: list[int | None] = []
-    for sentence in sentences:
-        hit = sentences_seen.find(sentence, cfg.near_threshold)
-        if hit is None:
-            hit = pos if local.find(sentence, cfg.near_threshold) is not None else None
+    for sentence, skey in zip(sentences, keys, strict=True):
+        hit = sentences_seen.find(sentence, skey, cfg.near_threshold)
+        if hit is None and local.find(sentence, skey, cfg.near_threshold) is not None:
+            hit = pos
         matches.append(hit)
-        local.add(sentence, pos)
+        local.add(sentence, skey, pos)
     covered = sum(len(s) for s, m in zip(sentences, matches, strict=True) if m is not None)
     earlier = [m for m in matches if m is not None and m != pos]
     if earlier and covered >= cfg.contained_coverage * sum(len(s) for s in sentences):
@@ -197,5 +206,7 @@ def _repeated_spans(
     for lo, hi in runs:
         first_match = next(m for m in matches[lo:hi] if m is not None)
         detail = f"sentences {lo + 1}-{hi} of {len(sentences)} repeat earlier text"
-        spans.append(Duplicate(pos, "duplicate_span", detail, first_match, " ".join(sentences[lo:hi]), kept))
+        spans.append(
+            Duplicate(pos, "duplicate_span", detail, first_match, " ".join(sentences[lo:hi]), kept)
+        )
     return spans

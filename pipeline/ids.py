@@ -6,7 +6,18 @@ import hashlib
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 # Query parameters that track the visitor and never select content.
-_TRACKING = ("utm_", "fbclid", "gclid", "yclid", "mc_cid", "mc_eid", "_ga", "ocid", "cmpid", "igshid")
+_TRACKING = (
+    "utm_",
+    "fbclid",
+    "gclid",
+    "yclid",
+    "mc_cid",
+    "mc_eid",
+    "_ga",
+    "ocid",
+    "cmpid",
+    "igshid",
+)
 
 
 def canonical_url(url: str) -> str | None:

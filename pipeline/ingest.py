@@ -89,7 +89,9 @@ def read_file(raw_root: Path, rel_path: str) -> Iterator[RawRecord | Rejection]:
     """Yield every record of one raw file, or Rejections for what cannot be read."""
     fmt = file_format(rel_path)
     if fmt is None:
-        yield Rejection(rel_path, None, "unsupported file type (not one of " + ", ".join(FORMATS) + ")")
+        yield Rejection(
+            rel_path, None, "unsupported file type (not one of " + ", ".join(FORMATS) + ")"
+        )
         return
     try:
         data = (raw_root / rel_path).read_bytes()
@@ -127,13 +129,19 @@ def _jsonl_rows(text: str) -> Iterator[Row]:
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
-            yield line_no, RecordError(
-                f"malformed JSON on line {line_no + 1}: {exc.msg} (column {exc.colno})",
-                line[:EXCERPT_CHARS],
+            yield (
+                line_no,
+                RecordError(
+                    f"malformed JSON on line {line_no + 1}: {exc.msg} (column {exc.colno})",
+                    line[:EXCERPT_CHARS],
+                ),
             )
             continue
-        yield line_no, obj if isinstance(obj, dict) else RecordError(
-            f"line {line_no + 1} is a JSON {type(obj).__name__}, not an object"
+        yield (
+            line_no,
+            obj
+            if isinstance(obj, dict)
+            else RecordError(f"line {line_no + 1} is a JSON {type(obj).__name__}, not an object"),
         )
 
 
@@ -144,8 +152,11 @@ def _json_rows(text: str) -> Iterator[Row]:
         raise RecordError(f"malformed JSON: {exc}", text[:EXCERPT_CHARS]) from None
     items = obj if isinstance(obj, list) else [obj]
     for i, item in enumerate(items):
-        yield i, item if isinstance(item, dict) else RecordError(
-            f"item {i} is a JSON {type(item).__name__}, not an object"
+        yield (
+            i,
+            item
+            if isinstance(item, dict)
+            else RecordError(f"item {i} is a JSON {type(item).__name__}, not an object"),
         )
 
 
@@ -202,7 +213,9 @@ def record_from_fields(
     if isinstance(text, list) and all(isinstance(p, str) for p in text):
         text = "\n\n".join(text)
     if not isinstance(text, str) or not text.strip():
-        raise RecordError("no text" if text is None or text == "" else "no text (blank or not a string)")
+        raise RecordError(
+            "no text" if text is None or text == "" else "no text (blank or not a string)"
+        )
     url = _as_str(values.get("url"))
     meta_fields = {k: v for k, v in row.items() if k not in used}
     published_at: datetime | None = None
@@ -265,12 +278,11 @@ def parse_datetime(value: Any) -> datetime | None:
     >>> parse_datetime("last Tuesday") is None
     True
     """
+    dt: datetime | None
     if isinstance(value, datetime):
         dt = value
     elif isinstance(value, int | float) and not isinstance(value, bool):
-        dt = _from_epoch(float(value))
-        if dt is None:
-            return None
+        return _from_epoch(float(value))
     elif isinstance(value, str):
         s = value.strip()
         if not s:

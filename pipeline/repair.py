@@ -72,7 +72,7 @@ def fix_line(line: str) -> Repaired:
     """Repair one line: ftfy if the gate fires, then NFC and whitespace.
 
     >>> fix_line("donâ€™t &amp; “keep” – ёлка")
-    Repaired(text='don’t & “keep” – ёлка', fixes=('mojibake', 'html_entities'))
+    Repaired(text='don’t & “keep” – ёлка', fixes=('html_entities', 'mojibake'))
     >>> fix_line("  plain\\u00a0 text ")
     Repaired(text='plain text', fixes=())
     """
@@ -80,7 +80,11 @@ def fix_line(line: str) -> Repaired:
     if SUSPICIOUS.search(line):
         fixed, steps = ftfy.fix_and_explain(line, config=FTFY_CONFIG)
         for kind, name in steps or ():
-            tag = "mojibake" if kind in ("encode", "decode", "transcode") else _STEP_NAMES.get(name, name)
+            tag = (
+                "mojibake"
+                if kind in ("encode", "decode", "transcode")
+                else _STEP_NAMES.get(name, name)
+            )
             if tag not in fixes:
                 fixes.append(tag)
         line = fixed
@@ -94,9 +98,14 @@ def fix_line(line: str) -> Repaired:
 
 def fix_text(text: str) -> Repaired:
     """Repair a whole text line by line; line structure is kept, line ends become "\\n"."""
-    lines: list[str] = []
+    text = _LINE_BREAKS.sub("\n", text)
+    if not SUSPICIOUS.search(text):  # the common case: one pass over the whole text
+        nfc = unicodedata.normalize("NFC", text)
+        lines = _SPACES.sub(" ", _INVISIBLE.sub("", nfc)).split("\n")
+        return Repaired("\n".join(line.strip() for line in lines), ("nfc",) if nfc != text else ())
+    lines = []
     fixes: list[str] = []
-    for raw_line in _LINE_BREAKS.sub("\n", text).split("\n"):
+    for raw_line in text.split("\n"):
         repaired = fix_line(raw_line)
         lines.append(repaired.text)
         for fix in repaired.fixes:

@@ -138,16 +138,16 @@ def plan_run(
     store = Store(clean_root)
     store.check_layout()
     now = datetime.now(UTC)
-    manifest = {
-        row["path"]: row for row in store.read("manifest").to_pylist()
-    }
+    manifest = {row["path"]: row for row in store.read("manifest").to_pylist()}
     chosen: list[RawFile] = []
     unchanged = 0
     in_range = _paths_published_in(store, since, until) if mode == "backfill" else set()
     for rel in discover(raw):
         st = (raw / rel).stat()
         old = manifest.get(rel)
-        if mode == "backfill" and (since is None and until is None or rel in in_range or old is None):
+        if mode == "backfill" and (
+            (since is None and until is None) or rel in in_range or old is None
+        ):
             chosen.append(RawFile(rel, st.st_size, sha256_file(raw / rel)))
             continue
         if mode == "backfill":
@@ -183,13 +183,23 @@ def _paths_published_in(store: Store, since: datetime | None, until: datetime | 
     table = store.read("articles", ["source_path", "published_at"])
     mask = pc.is_valid(table["published_at"])
     if since is not None:
-        mask = pc.and_(mask, pc.greater_equal(table["published_at"], pa.scalar(since, ARTICLES.field("published_at").type)))
+        mask = pc.and_(
+            mask,
+            pc.greater_equal(
+                table["published_at"], pa.scalar(since, ARTICLES.field("published_at").type)
+            ),
+        )
     if until is not None:
-        mask = pc.and_(mask, pc.less(table["published_at"], pa.scalar(until, ARTICLES.field("published_at").type)))
+        mask = pc.and_(
+            mask,
+            pc.less(table["published_at"], pa.scalar(until, ARTICLES.field("published_at").type)),
+        )
     return set(table.filter(mask)["source_path"].to_pylist())
 
 
-def make_shards(files: list[RawFile], target_bytes: float, workers: int = 1) -> tuple[tuple[RawFile, ...], ...]:
+def make_shards(
+    files: list[RawFile], target_bytes: float, workers: int = 1
+) -> tuple[tuple[RawFile, ...], ...]:
     """Consecutive runs of files (in path order) of about ``target_bytes`` each, and at least
     ``workers`` shards when there are that many files, so that every worker has one."""
     if not files:
@@ -250,8 +260,11 @@ def process_shard(plan: Plan, shard_no: int, cfg: Config) -> ShardResult:
         for item in _records(raw_root, raw_file.path):
             if isinstance(item, Rejection):
                 rejected.add(
-                    source_path=item.source_path, record_no=item.record_no,
-                    error=item.error, excerpt=item.excerpt, **stamp,
+                    source_path=item.source_path,
+                    record_no=item.record_no,
+                    error=item.error,
+                    excerpt=item.excerpt,
+                    **stamp,
                 )
                 records += item.record_no is not None
                 continue
@@ -260,9 +273,11 @@ def process_shard(plan: Plan, shard_no: int, cfg: Config) -> ShardResult:
                 cleaned = clean_record(item, rules, cfg.dedup)
             except Exception as exc:  # a bug on one record must not stop the run
                 rejected.add(
-                    source_path=item.source_path, record_no=item.record_no,
+                    source_path=item.source_path,
+                    record_no=item.record_no,
                     error=f"cleaning failed: {type(exc).__name__}: {exc}",
-                    excerpt=item.text[:200], **stamp,
+                    excerpt=item.text[:200],
+                    **stamp,
                 )
                 continue
             _add_cleaned(cleaned, articles, removed, reasons, stamp)
@@ -292,23 +307,42 @@ def _records(raw_root: Path, rel: str) -> Iterable[Any]:
 
 
 def _add_cleaned(
-    cleaned: Cleaned, articles: _Columns, removed: _Columns, reasons: Counter[str], stamp: dict[str, Any]
+    cleaned: Cleaned,
+    articles: _Columns,
+    removed: _Columns,
+    reasons: Counter[str],
+    stamp: dict[str, Any],
 ) -> None:
     a = cleaned.article
     articles.add(
-        article_id=a.article_id, url=a.url, source=a.source, title=a.title,
-        source_path=a.source_path, record_no=a.record_no, published_at=a.published_at,
-        text=a.text, duplicate_of=a.duplicate_of, fixes=list(a.fixes),
-        n_paragraphs_in=a.n_paragraphs_in, n_paragraphs_out=a.n_paragraphs_out,
-        meta=a.meta, **stamp,
+        article_id=a.article_id,
+        url=a.url,
+        source=a.source,
+        title=a.title,
+        source_path=a.source_path,
+        record_no=a.record_no,
+        published_at=a.published_at,
+        text=a.text,
+        duplicate_of=a.duplicate_of,
+        fixes=list(a.fixes),
+        n_paragraphs_in=a.n_paragraphs_in,
+        n_paragraphs_out=a.n_paragraphs_out,
+        meta=a.meta,
+        **stamp,
     )
     for r in cleaned.removals:
         reasons[r.reason] += 1
         removed.add(
-            article_id=r.article_id, position=r.position, text=r.text, reason=r.reason,
-            detail=r.detail, matched_article_id=r.matched_article_id,
-            matched_position=r.matched_position, source_path=a.source_path,
-            record_no=a.record_no, **stamp,
+            article_id=r.article_id,
+            position=r.position,
+            text=r.text,
+            reason=r.reason,
+            detail=r.detail,
+            matched_article_id=r.matched_article_id,
+            matched_position=r.matched_position,
+            source_path=a.source_path,
+            record_no=a.record_no,
+            **stamp,
         )
 
 
@@ -343,7 +377,11 @@ def commit_run(plan: Plan, results: list[ShardResult], cfg: Config) -> RunSummar
                     write_parquet(kept_table, out, DATASETS[dataset], meta)
                     new[dataset].append(out)
             if dataset == "articles":
-                ids = pq.read_table(part, columns=["article_id"])["article_id"] if kept_table is None else kept_table["article_id"]
+                ids = (
+                    pq.read_table(part, columns=["article_id"])["article_id"]
+                    if kept_table is None
+                    else kept_table["article_id"]
+                )
                 existing_ids.update(ids.to_pylist())
 
     # One live row per article id: what is already there survives; among new rows the
@@ -383,8 +421,8 @@ def commit_run(plan: Plan, results: list[ShardResult], cfg: Config) -> RunSummar
     summary.dataset_rows = {
         d: sum(pq.ParquetFile(p).metadata.num_rows for p in keep[d] + new[d]) for d in DATASETS
     }
-    for r in new["articles"]:
-        t = pq.read_table(r, columns=["n_paragraphs_in", "n_paragraphs_out", "run_id"])
+    for part in new["articles"]:
+        t = pq.read_table(part, columns=["n_paragraphs_in", "n_paragraphs_out", "run_id"])
         mine = t.filter(pc.equal(t["run_id"], plan.run_id))
         summary.paragraphs_in += pc.sum(mine["n_paragraphs_in"]).as_py() or 0
         summary.paragraphs_out += pc.sum(mine["n_paragraphs_out"]).as_py() or 0
@@ -425,10 +463,16 @@ def _drop_repeated_ids(
             aid = rec["article_id"]
             where = "an earlier run" if aid in existing else "#".join(map(str, winners[aid][2:]))
             rows.add(
-                article_id=aid, position=None, text=rec["text"], reason="duplicate_article",
+                article_id=aid,
+                position=None,
+                text=rec["text"],
+                reason="duplicate_article",
                 detail=f"same canonical URL as the kept record ({where})",
-                matched_article_id=aid, matched_position=None,
-                source_path=rec["source_path"], record_no=rec["record_no"], **stamp,
+                matched_article_id=aid,
+                matched_position=None,
+                source_path=rec["source_path"],
+                record_no=rec["record_no"],
+                **stamp,
             )
         write_parquet(table.filter(mask), parts[i], ARTICLES, meta)
     return rows.table(), len(rows)
@@ -436,7 +480,9 @@ def _drop_repeated_ids(
 
 def _next_manifest(store: Store, plan: Plan, replaced: set[str]) -> pa.Table:
     old = store.read("manifest")
-    keep = old.filter(pc.invert(pc.is_in(old["path"], value_set=pa.array(sorted(replaced), pa.string()))))
+    keep = old.filter(
+        pc.invert(pc.is_in(old["path"], value_set=pa.array(sorted(replaced), pa.string())))
+    )
     raw = Path(plan.raw_root)
     rows = _Columns(MANIFEST)
     for f in plan.files:
@@ -452,12 +498,18 @@ def _run_row(plan: Plan, summary: RunSummary, finished: datetime) -> pa.Table:
     return pa.Table.from_pylist(
         [
             {
-                "run_id": plan.run_id, "mode": plan.mode, "started_at": plan.started_at,
-                "finished_at": finished, "files": summary.files_processed,
-                "records": summary.records, "articles": summary.articles_written,
-                "removed": sum(summary.removed.values()), "rejected": summary.rejected,
+                "run_id": plan.run_id,
+                "mode": plan.mode,
+                "started_at": plan.started_at,
+                "finished_at": finished,
+                "files": summary.files_processed,
+                "records": summary.records,
+                "articles": summary.articles_written,
+                "removed": sum(summary.removed.values()),
+                "rejected": summary.rejected,
                 "summary": json.dumps(summary.to_dict(), sort_keys=True),
-                "config_hash": plan.config_hash, "version": __version__,
+                "config_hash": plan.config_hash,
+                "version": __version__,
             }
         ],
         schema=RUNS,
@@ -492,7 +544,9 @@ def run_pipeline(
         results: list[ShardResult] = []
         if n_workers > 1 and len(plan.shards) > 1:
             with ProcessPoolExecutor(max_workers=min(n_workers, len(plan.shards))) as pool:
-                futures = [pool.submit(process_shard, plan, i, cfg) for i in range(len(plan.shards))]
+                futures = [
+                    pool.submit(process_shard, plan, i, cfg) for i in range(len(plan.shards))
+                ]
                 for fut in futures:
                     results.append(fut.result())
                     if on_shard:
@@ -509,8 +563,12 @@ def nothing_to_do(plan: Plan) -> RunSummary:
     store = Store(plan.clean_root)
     rows = {d: sum(pq.ParquetFile(p).metadata.num_rows for p in store.parts(d)) for d in DATASETS}
     return RunSummary(
-        run_id=plan.run_id, mode=plan.mode, committed=True, files_seen=plan.unchanged,
-        files_unchanged=plan.unchanged, dataset_rows=rows,
+        run_id=plan.run_id,
+        mode=plan.mode,
+        committed=True,
+        files_seen=plan.unchanged,
+        files_unchanged=plan.unchanged,
+        dataset_rows=rows,
         seconds=(datetime.now(UTC) - plan.started_at).total_seconds(),
         message="nothing new: every raw file was already processed, unchanged",
     )

@@ -8,6 +8,7 @@ per line.
 
 from __future__ import annotations
 
+import itertools
 import re
 
 # A block is hard-wrapped when every line but the last fills most of the widest line, the
@@ -26,9 +27,10 @@ def split_paragraphs(text: str) -> list[str]:
 
     >>> split_paragraphs("one\\ntwo\\n\\nthree")
     ['one', 'two', 'three']
-    >>> wrapped = "This paragraph was wrapped by a mail client at a fixed\\nwidth of about sixty characters, so its lines must be\\nrejoined.\\n\\nNext."
-    >>> split_paragraphs(wrapped)[0]
-    'This paragraph was wrapped by a mail client at a fixed width of about sixty characters, so its lines must be rejoined.'
+    >>> text = "A mail client wrapped this paragraph at a fixed\\n"
+    >>> text += "width of fifty characters, so we rejoin it.\\n\\nNext."
+    >>> split_paragraphs(text)[0]
+    'A mail client wrapped this paragraph at a fixed width of fifty characters, so we rejoin it.'
     """
     paragraphs: list[str] = []
     block: list[str] = []
@@ -68,13 +70,15 @@ def _is_hard_wrapped(lines: list[str]) -> bool:
     # A line may be short where the next one opens a list item: that ends a paragraph.
     return all(
         len(line) >= WRAP_MIN_FILL * width or _OPENER.match(nxt)
-        for line, nxt in zip(lines, lines[1:], strict=False)
+        for line, nxt in itertools.pairwise(lines)
     )
 
 
 # A sentence ends at . ! ? … (possibly repeated, possibly followed by closing quotes or
 # brackets) before whitespace; the next one starts with anything that is not lower-case.
-_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"'”’»)\]]*\s+(?=[^\s\w]*[^\W\d_a-zа-яё]|[\"“„«'‘(\[–—-]|\d)")
+_SENTENCE_END = re.compile(
+    r"(?<=[.!?…])[\"'”’»)\]]*\s+(?=[^\s\w]*[^\W\d_a-zа-яё]|[\"“„«'‘(\[–—-]|\d)"
+)
 
 
 def split_sentences(paragraph: str) -> list[str]:

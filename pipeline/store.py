@@ -49,7 +49,9 @@ def parquet_metadata(config_hash: str, run_id: str) -> dict[bytes, bytes]:
     }
 
 
-def write_parquet(table: pa.Table, path: Path, schema: pa.Schema, metadata: dict[bytes, bytes]) -> None:
+def write_parquet(
+    table: pa.Table, path: Path, schema: pa.Schema, metadata: dict[bytes, bytes]
+) -> None:
     """Write one Parquet file with an explicit schema, zstd, and our key-value metadata.
 
     Written to a temporary name, fsynced and renamed, so a file that exists is complete.
@@ -98,7 +100,11 @@ class Store:
             paths = self.parts(dataset)
         else:
             snap = self.current()
-            paths = [snap / f"{dataset}.parquet"] if snap and (snap / f"{dataset}.parquet").exists() else []
+            paths = (
+                [snap / f"{dataset}.parquet"]
+                if snap and (snap / f"{dataset}.parquet").exists()
+                else []
+            )
         if not paths:
             empty = schema.empty_table()
             return empty.select(columns) if columns else empty
@@ -124,8 +130,7 @@ class Store:
         stale lock behind.
         """
         self.state.mkdir(parents=True, exist_ok=True)
-        fh = open(self.state / "lock", "a+")
-        try:
+        with open(self.state / "lock", "a+") as fh:
             try:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -139,8 +144,6 @@ class Store:
             fh.write(f"pid {os.getpid()}")
             fh.flush()
             yield
-        finally:
-            fh.close()
 
     def staging(self, run_id: str) -> Path:
         return self.staging_root / run_id

@@ -28,10 +28,32 @@ def snapshot_bytes(clean: Path) -> dict[str, bytes]:
     }
 
 
-WORDS = (
-    "council harbor ferry winter budget minister river school hospital market shares energy "
-    "police court storm election bridge station library museum farmers prices report wage"
-).split()
+WORDS = [
+    "council",
+    "harbor",
+    "ferry",
+    "winter",
+    "budget",
+    "minister",
+    "river",
+    "school",
+    "hospital",
+    "market",
+    "shares",
+    "energy",
+    "police",
+    "court",
+    "storm",
+    "election",
+    "bridge",
+    "station",
+    "library",
+    "museum",
+    "farmers",
+    "prices",
+    "report",
+    "wage",
+]
 
 
 def synthetic_corpus(root: Path, files: int, per_file: int, seed: int = 0) -> None:

@@ -1,7 +1,5 @@
 """The seed article and the in-article decisions, with exact expectations."""
 
-from pathlib import Path
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -47,7 +45,10 @@ def test_seed_keeps_fifty_of_fifty_three_paragraphs(seed: RawRecord) -> None:
 def test_seed_removals_are_audited(seed: RawRecord) -> None:
     cleaned = clean_record(seed, RULES, CFG)
     aid = cleaned.article.article_id
-    rows = [(r.position, r.reason, r.detail, r.matched_article_id, r.matched_position) for r in cleaned.removals]
+    rows = [
+        (r.position, r.reason, r.detail, r.matched_article_id, r.matched_position)
+        for r in cleaned.removals
+    ]
     assert rows == [
         (33, "duplicate_span", "sentences 4-9 of 9 repeat earlier text", aid, 32),
         (34, "duplicate_near", "contained: 1.00 of its sentences seen", aid, 32),
@@ -56,10 +57,18 @@ def test_seed_removals_are_audited(seed: RawRecord) -> None:
     ]
     span = cleaned.removals[0].text
     assert span.startswith("This money could be used to distribute textbooks")
-    assert span.endswith("He had nothing to argue with me. Ultimately, armored vehicles went to defend the interests of Russia in that country. As it is today in Kazakhstan.")
+    assert span.endswith(
+        "He had nothing to argue with me. Ultimately, armored vehicles went to defend the interests of Russia in that country. As it is today in Kazakhstan."
+    )
     assert "you would have gotten a pro-Russian population" in span
-    assert cleaned.removals[2].text == "Read Also : Prilepin reminded Blinken of which countries Russia left"
-    assert cleaned.removals[3].text == "Follow us on Google News Asia Times Now page for faster updates."
+    assert (
+        cleaned.removals[2].text
+        == "Read Also : Prilepin reminded Blinken of which countries Russia left"
+    )
+    assert (
+        cleaned.removals[3].text
+        == "Follow us on Google News Asia Times Now page for faster updates."
+    )
 
 
 def test_seed_short_dialogue_lines_survive(seed: RawRecord) -> None:
@@ -91,12 +100,18 @@ def test_repeated_dialogue_lines_are_content() -> None:
 @pytest.mark.parametrize(
     ("first", "second"),
     [
-        ("Shares of Northwind Energy fell 12 percent on Monday after the company cut its forecast.",
-         "Shares of Northwind Energy fell 14 percent on Monday after the company cut its forecast."),
-        ("Shares of Northwind Energy fell 12 percent on Monday after the company cut its forecast.",
-         "Shares of Southwind Energy fell 12 percent on Monday after the company cut its forecast."),
-        ("The temperature in Moscow will reach 25 degrees on Saturday, forecasters said on Friday.",
-         "The temperature in Kazan will reach 25 degrees on Saturday, forecasters said on Friday."),
+        (
+            "Shares of Northwind Energy fell 12 percent on Monday after the company cut its forecast.",
+            "Shares of Northwind Energy fell 14 percent on Monday after the company cut its forecast.",
+        ),
+        (
+            "Shares of Northwind Energy fell 12 percent on Monday after the company cut its forecast.",
+            "Shares of Southwind Energy fell 12 percent on Monday after the company cut its forecast.",
+        ),
+        (
+            "The temperature in Moscow will reach 25 degrees on Saturday, forecasters said on Friday.",
+            "The temperature in Kazan will reach 25 degrees on Saturday, forecasters said on Friday.",
+        ),
     ],
 )
 def test_template_with_other_facts_is_not_a_duplicate(first: str, second: str) -> None:
@@ -136,9 +151,20 @@ def test_one_short_repeated_sentence_is_not_a_span() -> None:
     assert find_duplicates([para], CFG) == []
 
 
-sentences = st.sampled_from([P1, P2, "– Yes.", "It was cold.", "Shares fell 3% on Monday, the exchange said in a statement.",
-                             "Shares fell 4% on Monday, the exchange said in a statement.", "Ёлки стоят до 15 января, сообщили в мэрии города."])
-articles = st.lists(st.lists(sentences, min_size=1, max_size=4).map(" ".join), min_size=1, max_size=8)
+sentences = st.sampled_from(
+    [
+        P1,
+        P2,
+        "– Yes.",
+        "It was cold.",
+        "Shares fell 3% on Monday, the exchange said in a statement.",
+        "Shares fell 4% on Monday, the exchange said in a statement.",
+        "Ёлки стоят до 15 января, сообщили в мэрии города.",
+    ]
+)
+articles = st.lists(
+    st.lists(sentences, min_size=1, max_size=4).map(" ".join), min_size=1, max_size=8
+)
 
 
 @settings(max_examples=150, deadline=None)
@@ -146,7 +172,9 @@ articles = st.lists(st.lists(sentences, min_size=1, max_size=4).map(" ".join), m
 def test_cleaning_twice_is_cleaning_once_and_keeps_a_subset(paragraphs: list[str]) -> None:
     raw = RawRecord(source_path="x.txt", record_no=0, text="\n".join(paragraphs))
     once = clean_record(raw, RULES, CFG).article.text
-    twice = clean_record(RawRecord(source_path="x.txt", record_no=0, text=once), RULES, CFG).article.text
+    twice = clean_record(
+        RawRecord(source_path="x.txt", record_no=0, text=once), RULES, CFG
+    ).article.text
     assert twice == once
     # Dedup keeps a subset: every sentence that comes out went in.
     sentences_in = {s for p in paragraphs for s in split_sentences(p)}

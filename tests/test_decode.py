@@ -28,7 +28,9 @@ DE = "Die Bürger müssen für die Straße zahlen, sagte der Bürgermeister. Gr�
         (FR, "utf-16-be", None),  # no BOM: not detectable, see below
     ],
 )
-def test_legacy_encodings_come_out_as_the_original_text(text: str, encoding: str, expected_fix: str | None) -> None:
+def test_legacy_encodings_come_out_as_the_original_text(
+    text: str, encoding: str, expected_fix: str | None
+) -> None:
     data = text.encode(encoding)
     if expected_fix is None:
         data = codecs.BOM_UTF16_BE + data
@@ -46,7 +48,10 @@ def test_utf8_with_and_without_bom() -> None:
     [
         (b"", "empty file"),
         (b"  \r\n\t ", "empty file"),
-        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00", "binary content (NUL bytes, no byte order mark)"),
+        (
+            b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00",
+            "binary content (NUL bytes, no byte order mark)",
+        ),
         (bytes(range(1, 9)) * 50, "binary content (400 control characters in 400)"),
     ],
 )

@@ -18,21 +18,49 @@ def write(root: Path, rel: str, data: bytes) -> None:
 
 def test_jsonl_field_aliases_meta_and_bad_lines(tmp_path: Path) -> None:
     lines = [
-        json.dumps({"link": "https://www.x.example/a", "headline": "H", "body": "Body.", "pubDate": "Mon, 10 Jan 2022 08:30:00 +0300", "author": "A"}),
+        json.dumps(
+            {
+                "link": "https://www.x.example/a",
+                "headline": "H",
+                "body": "Body.",
+                "pubDate": "Mon, 10 Jan 2022 08:30:00 +0300",
+                "author": "A",
+            }
+        ),
         "{not json",
         json.dumps({"url": "https://x.example/b", "title": "T"}),
         json.dumps(["a", "list"]),
         "",
-        json.dumps({"href": "https://x.example/c", "content": ["p1", "p2"], "site": "Site", "date": "yesterday"}),
+        json.dumps(
+            {
+                "href": "https://x.example/c",
+                "content": ["p1", "p2"],
+                "site": "Site",
+                "date": "yesterday",
+            }
+        ),
     ]
     write(tmp_path, "a.jsonl", "\n".join(lines).encode())
     out = list(read_file(tmp_path, "a.jsonl"))
     assert out[0] == RawRecord(
-        source_path="a.jsonl", record_no=0, text="Body.", url="https://www.x.example/a", title="H",
-        published_at=datetime(2022, 1, 10, 5, 30, tzinfo=UTC), source="x.example", meta='{"author": "A"}',
+        source_path="a.jsonl",
+        record_no=0,
+        text="Body.",
+        url="https://www.x.example/a",
+        title="H",
+        published_at=datetime(2022, 1, 10, 5, 30, tzinfo=UTC),
+        source="x.example",
+        meta='{"author": "A"}',
     )
-    assert out[1] == Rejection("a.jsonl", 1, "malformed JSON on line 2: Expecting property name enclosed in double quotes (column 2)", "{not json")
-    assert out[2] == Rejection("a.jsonl", 2, "no text", '{"url": "https://x.example/b", "title": "T"}')
+    assert out[1] == Rejection(
+        "a.jsonl",
+        1,
+        "malformed JSON on line 2: Expecting property name enclosed in double quotes (column 2)",
+        "{not json",
+    )
+    assert out[2] == Rejection(
+        "a.jsonl", 2, "no text", '{"url": "https://x.example/b", "title": "T"}'
+    )
     assert out[3] == Rejection("a.jsonl", 3, "line 4 is a JSON list, not an object")
     assert isinstance(out[4], RawRecord)
     assert out[4].record_no == 5 and out[4].text == "p1\n\np2" and out[4].source == "Site"
@@ -42,16 +70,27 @@ def test_jsonl_field_aliases_meta_and_bad_lines(tmp_path: Path) -> None:
 
 
 def test_json_list_csv_parquet_and_gzip(tmp_path: Path) -> None:
-    write(tmp_path, "l.json", json.dumps([{"url": "u.example/1", "text": "one"}, {"text": "two"}]).encode())
+    write(
+        tmp_path,
+        "l.json",
+        json.dumps([{"url": "u.example/1", "text": "one"}, {"text": "two"}]).encode(),
+    )
     write(tmp_path, "one.json.gz", gzip.compress(json.dumps({"article": "three"}).encode()))
     write(tmp_path, "c.csv", b'headline,text,extra\r\nT,"four\nlines",x\r\n')
     buf = pa.BufferOutputStream()
     pq.write_table(pa.table({"text": ["five"], "published_at": ["2022-01-13T09:00:00Z"]}), buf)
     write(tmp_path, "p.parquet", buf.getvalue().to_pybytes())
     texts = {rel: [r.text for r in read_file(tmp_path, rel)] for rel in discover(tmp_path)}
-    assert texts == {"c.csv": ["four\nlines"], "l.json": ["one", "two"], "one.json.gz": ["three"], "p.parquet": ["five"]}
+    assert texts == {
+        "c.csv": ["four\nlines"],
+        "l.json": ["one", "two"],
+        "one.json.gz": ["three"],
+        "p.parquet": ["five"],
+    }
     (csv_rec,) = read_file(tmp_path, "c.csv")
-    assert isinstance(csv_rec, RawRecord) and csv_rec.title == "T" and csv_rec.meta == '{"extra": "x"}'
+    assert (
+        isinstance(csv_rec, RawRecord) and csv_rec.title == "T" and csv_rec.meta == '{"extra": "x"}'
+    )
 
 
 def test_whole_file_failures_are_one_rejection_each(tmp_path: Path) -> None:
@@ -64,7 +103,13 @@ def test_whole_file_failures_are_one_rejection_each(tmp_path: Path) -> None:
     assert got["empty.txt"] == [Rejection("empty.txt", None, "empty file", "")]
     assert got["broken.json"][0].error.startswith("malformed JSON: Expecting value")
     assert got["bad.jsonl.gz"][0].error.startswith("cannot read file: ")
-    assert got["notes.md"] == [Rejection("notes.md", None, "unsupported file type (not one of .jsonl, .ndjson, .json, .csv, .parquet, .txt)")]
+    assert got["notes.md"] == [
+        Rejection(
+            "notes.md",
+            None,
+            "unsupported file type (not one of .jsonl, .ndjson, .json, .csv, .parquet, .txt)",
+        )
+    ]
     assert got["bad.parquet"][0].error.startswith("unreadable Parquet")
     assert all(len(v) == 1 and isinstance(v[0], Rejection) for v in got.values())
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import shutil
 import signal
 import subprocess
 import sys
@@ -39,7 +38,9 @@ def test_sample_run_readable_by_pyarrow_pandas_and_duckdb(sample_raw: Path, tmp_
         assert ds.dataset(clean / dataset, partitioning="hive").count_rows() == n
         assert len(pd.read_parquet(clean / dataset)) == n
         glob = f"{clean}/{dataset}/**/*.parquet"
-        count = duckdb.sql(f"select count(*) from read_parquet('{glob}', hive_partitioning=true)").fetchall()
+        count = duckdb.sql(
+            f"select count(*) from read_parquet('{glob}', hive_partitioning=true)"
+        ).fetchall()
         assert count == [(n,)]
     part = next((clean / "articles").glob("*.parquet"))
     meta = pq.read_schema(part).metadata
@@ -54,7 +55,9 @@ def test_empty_datasets_still_have_a_schema(tmp_path: Path) -> None:
     raw.mkdir()
     (raw / "a.txt").write_text("Just one paragraph of plain text, nothing to remove here.")
     run_pipeline(raw, tmp_path / "clean", CFG, workers=1)
-    assert duckdb.sql(f"select count(*) from read_parquet('{tmp_path}/clean/rejected/*.parquet')").fetchall() == [(0,)]
+    assert duckdb.sql(
+        f"select count(*) from read_parquet('{tmp_path}/clean/rejected/*.parquet')"
+    ).fetchall() == [(0,)]
     assert pd.read_parquet(tmp_path / "clean" / "removed").columns[3] == "reason"
 
 
@@ -67,11 +70,18 @@ def test_bad_inputs_never_stop_the_run(sample_raw: Path, tmp_path: Path) -> None
         ("bad/junk.txt", None): "binary content (NUL bytes, no byte order mark)",
         ("export/citynews.json", 1): "no text",
         ("wire/2022-01-10.jsonl", 2): "no text (blank or not a string)",
-        ("wire/2022-01-10.jsonl", 3): "malformed JSON on line 4: Unterminated string starting at (column 83)",
+        (
+            "wire/2022-01-10.jsonl",
+            3,
+        ): "malformed JSON on line 4: Unterminated string starting at (column 83)",
     }
     # Every other record of those files is in articles/.
     articles = {(r["source_path"], r["record_no"]) for r in rows(clean, "articles")}
-    assert {("export/citynews.json", 0), ("wire/2022-01-10.jsonl", 0), ("wire/2022-01-10.jsonl", 1)} <= articles
+    assert {
+        ("export/citynews.json", 0),
+        ("wire/2022-01-10.jsonl", 0),
+        ("wire/2022-01-10.jsonl", 1),
+    } <= articles
 
 
 def test_second_run_changes_nothing(sample_raw: Path, tmp_path: Path) -> None:
@@ -91,7 +101,9 @@ def test_new_and_changed_files_replace_what_they_produced(sample_raw: Path, tmp_
     run_pipeline(sample_raw, clean, CFG, workers=1)
     csv = sample_raw / "export" / "valleytimes.csv"
     csv.write_text(csv.read_text().replace("80 mm", "95 mm"))
-    (sample_raw / "new.txt").write_text("A brand new article about the harbor, written on Friday.\n")
+    (sample_raw / "new.txt").write_text(
+        "A brand new article about the harbor, written on Friday.\n"
+    )
     summary = run_pipeline(sample_raw, clean, CFG, workers=1)
     assert summary.files_processed == 2
     articles = rows(clean, "articles")
@@ -105,21 +117,34 @@ def test_new_and_changed_files_replace_what_they_produced(sample_raw: Path, tmp_
 def test_one_live_row_per_article_id(tmp_path: Path) -> None:
     raw = tmp_path / "raw"
     raw.mkdir()
-    rec = {"url": "https://x.example/story?utm_source=a", "text": "The same story, scraped twice from the same page.", "published_at": "2022-01-02"}
+    rec = {
+        "url": "https://x.example/story?utm_source=a",
+        "text": "The same story, scraped twice from the same page.",
+        "published_at": "2022-01-02",
+    }
     (raw / "a.jsonl").write_text(json.dumps(rec) + "\n")
-    (raw / "b.jsonl").write_text(json.dumps({**rec, "url": "http://www.x.example/story/", "published_at": "2022-01-01"}) + "\n")
+    (raw / "b.jsonl").write_text(
+        json.dumps({**rec, "url": "http://www.x.example/story/", "published_at": "2022-01-01"})
+        + "\n"
+    )
     clean = tmp_path / "clean"
     run_pipeline(raw, clean, CFG, workers=1)
     (article,) = rows(clean, "articles")
     assert article["source_path"] == "b.jsonl"  # the earlier publication wins
     (dup,) = [r for r in rows(clean, "removed") if r["reason"] == "duplicate_article"]
-    assert (dup["source_path"], dup["article_id"], dup["matched_article_id"]) == ("a.jsonl", article["article_id"], article["article_id"])
+    assert (dup["source_path"], dup["article_id"], dup["matched_article_id"]) == (
+        "a.jsonl",
+        article["article_id"],
+        article["article_id"],
+    )
     assert dup["detail"] == "same canonical URL as the kept record (b.jsonl#0)"
     # A later run that brings the same URL again: what is already there survives.
     (raw / "c.jsonl").write_text(json.dumps({**rec, "published_at": "2021-12-31"}) + "\n")
     run_pipeline(raw, clean, CFG, workers=1)
     assert [a["source_path"] for a in rows(clean, "articles")] == ["b.jsonl"]
-    assert sorted(r["source_path"] for r in rows(clean, "removed") if r["reason"] == "duplicate_article") == ["a.jsonl", "c.jsonl"]
+    assert sorted(
+        r["source_path"] for r in rows(clean, "removed") if r["reason"] == "duplicate_article"
+    ) == ["a.jsonl", "c.jsonl"]
 
 
 def test_output_does_not_depend_on_workers_or_shards(tmp_path: Path) -> None:
@@ -135,7 +160,9 @@ def test_output_does_not_depend_on_workers_or_shards(tmp_path: Path) -> None:
         assert rows(one, dataset) == rows(many, dataset)
 
 
-def test_a_second_writer_is_refused_while_the_first_holds_the_lock(sample_raw: Path, tmp_path: Path) -> None:
+def test_a_second_writer_is_refused_while_the_first_holds_the_lock(
+    sample_raw: Path, tmp_path: Path
+) -> None:
     clean = tmp_path / "clean"
     with Store(clean).lock(), pytest.raises(LockedError, match=f"pid {os.getpid()}"):
         run_pipeline(sample_raw, clean, CFG, workers=1)
@@ -166,7 +193,9 @@ run_pipeline(sys.argv[1], sys.argv[2], Config(), workers=1)
 
 
 def _run_killed(raw: Path, clean: Path, where: str, delay: float | None = None) -> int:
-    proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(raw), str(clean), where], cwd=REPO)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILL_SCRIPT, str(raw), str(clean), where], cwd=REPO
+    )
     if delay is not None:
         time.sleep(delay)
         proc.send_signal(signal.SIGKILL)
@@ -185,7 +214,9 @@ def committed_twice(tmp_path: Path) -> tuple[Path, Path]:
 
 
 @pytest.mark.parametrize("where", ["_swap_current", "_ensure_dataset_links"])
-def test_killed_at_the_commit_point(committed_twice: tuple[Path, Path], where: str, tmp_path: Path) -> None:
+def test_killed_at_the_commit_point(
+    committed_twice: tuple[Path, Path], where: str, tmp_path: Path
+) -> None:
     raw, clean = committed_twice
     before = snapshot_bytes(clean)
     assert _run_killed(raw, clean, where) == -signal.SIGKILL
@@ -201,7 +232,9 @@ def test_killed_at_the_commit_point(committed_twice: tuple[Path, Path], where: s
     assert not any((clean / ".newsclean" / "staging").iterdir())
 
 
-def test_killed_at_random_moments_leaves_the_last_dataset(committed_twice: tuple[Path, Path], tmp_path: Path) -> None:
+def test_killed_at_random_moments_leaves_the_last_dataset(
+    committed_twice: tuple[Path, Path], tmp_path: Path
+) -> None:
     raw, clean = committed_twice
     before = snapshot_bytes(clean)
     rng = random.Random(7)

@@ -2,7 +2,12 @@ from pipeline.segment import split_paragraphs, split_sentences
 
 
 def test_one_paragraph_per_line() -> None:
-    assert split_paragraphs("First line.\nSecond line.\n– Yes.\n– No.") == ["First line.", "Second line.", "– Yes.", "– No."]
+    assert split_paragraphs("First line.\nSecond line.\n– Yes.\n– No.") == [
+        "First line.",
+        "Second line.",
+        "– Yes.",
+        "– No.",
+    ]
 
 
 def test_blank_line_separated_blocks_with_hard_wrapped_lines_are_rejoined() -> None:
@@ -31,12 +36,25 @@ def test_lines_that_each_end_a_sentence_stay_apart_even_in_a_block() -> None:
 
 def test_list_items_inside_a_wrapped_block_open_their_own_paragraph() -> None:
     text = "The plan has three parts, which the mayor described on Friday in\nsome detail:\n- a new bus line to the harbor district\n- cheaper fares"
-    assert split_paragraphs(text)[0] == "The plan has three parts, which the mayor described on Friday in some detail:"
-    assert split_paragraphs(text)[1:] == ["- a new bus line to the harbor district", "- cheaper fares"]
+    assert (
+        split_paragraphs(text)[0]
+        == "The plan has three parts, which the mayor described on Friday in some detail:"
+    )
+    assert split_paragraphs(text)[1:] == [
+        "- a new bus line to the harbor district",
+        "- cheaper fares",
+    ]
 
 
 def test_sentences_join_back_to_the_paragraph() -> None:
     p = "It rained. “Yes,” he said! Then… nothing? 5 left. Ёлка стоит. Мы здесь."
     parts = split_sentences(p)
-    assert parts == ["It rained.", "“Yes,” he said!", "Then… nothing?", "5 left.", "Ёлка стоит.", "Мы здесь."]
+    assert parts == [
+        "It rained.",
+        "“Yes,” he said!",
+        "Then… nothing?",
+        "5 left.",
+        "Ёлка стоит.",
+        "Мы здесь.",
+    ]
     assert " ".join(parts) == p

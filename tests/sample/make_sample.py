@@ -101,7 +101,9 @@ def main() -> int:
         {
             "link": "https://wire.example/markets/northwind-forecast",
             "headline": "Northwind Energy shares fall after forecast cut",
-            "content": "\n\n".join([*WIRE_A, "Share this article", "Sign up for our daily newsletter"]),
+            "content": "\n\n".join(
+                [*WIRE_A, "Share this article", "Sign up for our daily newsletter"]
+            ),
             "date": "Mon, 10 Jan 2022 14:05:00 GMT",
             "tags": ["energy", "markets"],
         },
@@ -122,7 +124,13 @@ def main() -> int:
     write("wire/2022-01-10-syndicated.jsonl.gz", gzip.compress(json.dumps(copy).encode(), mtime=0))
 
     # Plain-text articles in legacy encodings and with CRLF.
-    ru = "\r\n".join([*RU_ARTICLE, "Читайте также: В Москве открылись новые катки", "Подписывайтесь на наш канал в Telegram"])
+    ru = "\r\n".join(
+        [
+            *RU_ARTICLE,
+            "Читайте также: В Москве открылись новые катки",
+            "Подписывайтесь на наш канал в Telegram",
+        ]
+    )
     write("feeds/ru-katki.cp1251.txt", ru.encode("cp1251"))
     koi8 = "\r\n".join([*RU_SNOW, "Смотрите также: Прогноз погоды на выходные"])
     write("feeds/ru-sneg.koi8r.txt", koi8.encode("koi8_r"))  # KOI8-R has no « » or dashes
@@ -159,7 +167,9 @@ def main() -> int:
         {
             "url": ["https://portnews.example/cranes"],
             "title": ["New cranes arrive at the port"],
-            "text": ["Two new container cranes arrived at the port on Thursday.\nThey will be in service by March."],
+            "text": [
+                "Two new container cranes arrived at the port on Thursday.\nThey will be in service by March."
+            ],
             "published_at": ["2022-01-13T09:00:00Z"],
         }
     )
