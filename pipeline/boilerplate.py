@@ -55,16 +55,16 @@ class RuleSet:
             )
         self.rules = tuple(rules)
         self._max_chars = max((r.max_chars for r in rules), default=0)
-        # One pass of the union rejects most paragraphs (content) before any rule is tried.
-        union = "|".join(f"(?:{r.pattern.pattern})" for r in rules) or r"(?!)"
-        self._any = re.compile(union, re.IGNORECASE)
+        # No union prefilter: Python's re does not optimise alternations, and a union of the
+        # pack searched once was slower than the rules one by one (1.2 s against 0.7 s on
+        # 27k paragraphs of the bench corpus), anchored or not.
 
     def __len__(self) -> int:
         return len(self.rules)
 
     def match(self, paragraph: str) -> str | None:
         """The name of the first rule that matches the paragraph, or None."""
-        if len(paragraph) > self._max_chars or not self._any.search(paragraph):
+        if len(paragraph) > self._max_chars:
             return None
         for rule in self.rules:
             if rule.matches(paragraph):

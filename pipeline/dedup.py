@@ -14,6 +14,8 @@ cutoff lets rapidfuzz reject pairs of very different lengths before aligning the
 
 from __future__ import annotations
 
+import bisect
+import math
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -79,32 +81,58 @@ class Duplicate:
     kept: str | None = None  # for a span: the paragraph that remains
 
 
-class _SentenceIndex:
-    """Sentences seen so far in an article, for exact and fuzzy look-up."""
+class _TextIndex:
+    """Texts seen so far in an article, for exact and fuzzy look-up of the first copy.
 
-    def __init__(self) -> None:
+    Fuzzy look-up scores only texts of compatible length: ``fuzz.ratio`` >= t needs the
+    shorter text to be at least t / (200 - t) of the longer (0.82 at t = 90), so a bisect on
+    lengths turns a scan of every earlier text into a scan of a few.
+    """
+
+    def __init__(self, min_fuzzy: int) -> None:
+        self.min_fuzzy = min_fuzzy
         self.by_key: dict[str, int] = {}
+        self.lengths: list[int] = []  # sorted; texts and positions in the same order
         self.texts: list[str] = []
         self.positions: list[int] = []
 
-    def add(self, sentence: str, key: str, position: int) -> None:
-        if key and key not in self.by_key:
-            self.by_key[key] = position
-            if len(sentence) >= MIN_FUZZY_SENTENCE:
-                self.texts.append(sentence)
-                self.positions.append(position)
+    def add(self, text: str, key: str, position: int) -> None:
+        if not key or key in self.by_key:
+            return
+        self.by_key[key] = position
+        if len(text) >= self.min_fuzzy:
+            # After texts of equal length, so that the first copy stays first among equals.
+            i = bisect.bisect_right(self.lengths, len(text))
+            self.lengths.insert(i, len(text))
+            self.texts.insert(i, text)
+            self.positions.insert(i, position)
 
-    def find(self, sentence: str, key: str, threshold: float) -> int | None:
-        if not key:
+    def exact(self, key: str) -> int | None:
+        return self.by_key.get(key) if key else None
+
+    def near(self, text: str, threshold: float) -> tuple[int, float] | None:
+        """Position and score of the closest earlier text that states the same facts."""
+        n = len(text)
+        if n < self.min_fuzzy:
             return None
-        if key in self.by_key:
-            return self.by_key[key]
-        if len(sentence) < MIN_FUZZY_SENTENCE or not self.texts:
+        ratio = threshold / (200.0 - threshold)
+        lo = bisect.bisect_left(self.lengths, math.ceil(n * ratio))
+        hi = bisect.bisect_right(self.lengths, math.floor(n / ratio))
+        if lo >= hi:
             return None
-        best = process.extractOne(sentence, self.texts, scorer=fuzz.ratio, score_cutoff=threshold)
-        if best is None or not same_facts(sentence, best[0]):
+        best = process.extractOne(
+            text, self.texts[lo:hi], scorer=fuzz.ratio, score_cutoff=threshold
+        )
+        if best is None or not same_facts(text, best[0]):
             return None
-        return self.positions[best[2]]
+        return self.positions[lo + best[2]], float(best[1])
+
+    def find(self, text: str, key: str, threshold: float) -> int | None:
+        hit = self.exact(key)
+        if hit is None:
+            near = self.near(text, threshold)
+            hit = near[0] if near else None
+        return hit
 
 
 def find_duplicates(
@@ -116,10 +144,8 @@ def find_duplicates(
     used as the kept copy.
     """
     decisions: list[Duplicate] = []
-    seen_keys: dict[str, int] = {}
-    kept_texts: list[str] = []
-    kept_positions: list[int] = []
-    sentences_seen = _SentenceIndex()
+    paragraphs_seen = _TextIndex(cfg.min_chars)
+    sentences_seen = _TextIndex(MIN_FUZZY_SENTENCE)
 
     for pos, paragraph in enumerate(paragraphs):
         if pos in skip:
@@ -127,17 +153,11 @@ def find_duplicates(
         sentences = split_sentences(paragraph)
         keys = [match_key(s) for s in sentences]
         key = keys[0] if len(keys) == 1 else match_key(paragraph)
-        found = _judge(
-            pos, paragraph, key, sentences, keys, cfg, seen_keys, kept_texts, kept_positions,
-            sentences_seen,
-        )
+        found = _judge(pos, paragraph, key, sentences, keys, cfg, paragraphs_seen, sentences_seen)
         decisions.extend(found)
         if found and found[0].kept is None:
             continue  # a removed paragraph is not the first copy of anything
-        seen_keys.setdefault(key, pos)
-        if len(paragraph) >= cfg.min_chars:
-            kept_texts.append(paragraph)
-            kept_positions.append(pos)
+        paragraphs_seen.add(paragraph, key, pos)
         for sentence, skey in zip(sentences, keys, strict=True):
             sentences_seen.add(sentence, skey, pos)
     return decisions
@@ -150,24 +170,19 @@ def _judge(
     sentences: list[str],
     keys: list[str],
     cfg: DedupConfig,
-    seen_keys: dict[str, int],
-    kept_texts: list[str],
-    kept_positions: list[int],
-    sentences_seen: _SentenceIndex,
+    paragraphs_seen: _TextIndex,
+    sentences_seen: _TextIndex,
 ) -> list[Duplicate]:
     if len(paragraph) < cfg.min_chars:
         return []
-    if key in seen_keys:
-        return [Duplicate(pos, "duplicate_exact", "exact", seen_keys[key], paragraph)]
-    if kept_texts:
-        best = process.extractOne(
-            paragraph, kept_texts, scorer=fuzz.ratio, score_cutoff=cfg.near_threshold
-        )
-        if best is not None and same_facts(paragraph, best[0]):
-            detail = f"fuzz.ratio={best[1]:.1f}"
-            return [Duplicate(pos, "duplicate_near", detail, kept_positions[best[2]], paragraph)]
+    exact = paragraphs_seen.exact(key)
+    if exact is not None:
+        return [Duplicate(pos, "duplicate_exact", "exact", exact, paragraph)]
+    near = paragraphs_seen.near(paragraph, cfg.near_threshold)
+    if near is not None:
+        return [Duplicate(pos, "duplicate_near", f"fuzz.ratio={near[1]:.1f}", near[0], paragraph)]
     # Sentence by sentence: which ones repeat text seen earlier (in this paragraph too)?
-    local = _SentenceIndex()
+    local = _TextIndex(MIN_FUZZY_SENTENCE)
     matches: list[int | None] = []
     for sentence, skey in zip(sentences, keys, strict=True):
         hit = sentences_seen.find(sentence, skey, cfg.near_threshold)

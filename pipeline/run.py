@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import secrets
 import time
@@ -200,21 +201,24 @@ def _paths_published_in(store: Store, since: datetime | None, until: datetime | 
 def make_shards(
     files: list[RawFile], target_bytes: float, workers: int = 1
 ) -> tuple[tuple[RawFile, ...], ...]:
-    """Consecutive runs of files (in path order) of about ``target_bytes`` each, and at least
-    ``workers`` shards when there are that many files, so that every worker has one."""
+    """Consecutive runs of files (in path order) of at most about ``target_bytes``, as many
+    as a multiple of ``workers`` so that no worker is left alone with the last shard."""
     if not files:
         return ()
     total = sum(f.size for f in files)
-    target = min(target_bytes, max(1.0, total / max(1, workers)))
+    workers = max(1, workers)
+    n = max(1, math.ceil(total / target_bytes))
+    n = min(len(files), math.ceil(n / workers) * workers)
+    size = total / n
     shards: list[tuple[RawFile, ...]] = []
     current: list[RawFile] = []
-    size = 0
+    acc = 0
     for f in files:
         current.append(f)
-        size += f.size
-        if size >= target:
+        acc += f.size
+        if acc >= size * (len(shards) + 1) and len(shards) < n - 1:
             shards.append(tuple(current))
-            current, size = [], 0
+            current = []
     if current:
         shards.append(tuple(current))
     return tuple(shards)
