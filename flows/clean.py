@@ -5,12 +5,19 @@ Prefect sees three kinds of task: one plan, one per shard of raw files (never on
 article: a task run costs milliseconds and database rows), and one commit. The writer lock
 is held by the flow for the whole run.
 
+Shard tasks run in threads (Prefect's default task runner) and hand the CPU work to a pool of
+processes forked from a server that has imported the library and not Prefect. Prefect's
+ProcessPoolTaskRunner would start every worker with a full Prefect import and client (measured
+on 50 MB: 14.9 s of run time against 10.8 s for the library alone).
+
     python -m flows.clean run --raw data/raw --clean data/clean
 """
 
-from __future__ import annotations
-
+import multiprocessing
 import sys
+from collections.abc import Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Literal
 
@@ -19,7 +26,6 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import as_completed
 from prefect.logging import get_run_logger
-from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
 
 from pipeline.config import Config, load_config
 from pipeline.run import (
@@ -50,13 +56,35 @@ def plan_task(
     )
 
 
+_POOL: Executor | None = None  # set by the flow for the shard tasks of its run
+
+
+@contextmanager
+def shard_pool(workers: int) -> Iterator[None]:
+    """Processes for the shard tasks of one flow run (none when one worker is enough)."""
+    global _POOL
+    if workers <= 1:
+        yield
+        return
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["pipeline.run"])
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        _POOL = pool
+        try:
+            yield
+        finally:
+            _POOL = None
+
+
 @task(name="clean-shard", retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
 def shard_task(plan: Plan, shard_no: int, cfg: Config) -> ShardResult:
     files = plan.shards[shard_no]
     get_run_logger().info(
-        "shard %d: %d files from %s to %s", shard_no, len(files), files[0].path, files[-1].path
+        "shard %d: %d files, %s .. %s", shard_no, len(files), files[0].path, files[-1].path
     )
-    return process_shard(plan, shard_no, cfg)
+    if _POOL is None:
+        return process_shard(plan, shard_no, cfg)
+    return _POOL.submit(process_shard, plan, shard_no, cfg).result()
 
 
 @task(name="commit", retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
@@ -87,10 +115,20 @@ def newsclean_flow(
         if not plan.shards:
             summary = nothing_to_do(plan)
         else:
-            futures = shard_task.map(unmapped(plan), range(len(plan.shards)), unmapped(cfg))
-            results = _wait(futures, plan, progress)
+            with shard_pool(min(n_workers, len(plan.shards))):
+                futures = shard_task.map(unmapped(plan), range(len(plan.shards)), unmapped(cfg))
+                results = _wait(futures, plan, progress)
             summary = commit_task(plan, results, cfg)
-    get_run_logger().info("%s", format_summary(summary).replace("\n", " | "))
+    get_run_logger().info(
+        "%s: %d files, %d articles written, %d removed, %d rejected, in %.1f s. %s",
+        "committed" if summary.committed else "NOT committed",
+        summary.files_processed,
+        summary.articles_written,
+        sum(summary.removed.values()),
+        summary.rejected,
+        summary.seconds,
+        summary.message,
+    )
     create_table_artifact(
         key="newsclean-run",
         table=summary_rows(summary),
@@ -123,17 +161,8 @@ def _wait(futures: Any, plan: Plan, progress: bool) -> list[ShardResult]:
 
 
 def run_flow(**params: Any) -> dict[str, Any]:
-    """Call the flow with a task runner fit for the work: processes for several shards."""
-    from flows.server import prefect_api
-
-    workers = params.get("workers") or default_workers(load_config(params.get("config")))
-    runner = (
-        ProcessPoolTaskRunner(max_workers=workers)
-        if workers > 1
-        else ThreadPoolTaskRunner(max_workers=1)
-    )
-    with prefect_api():
-        result: dict[str, Any] = newsclean_flow.with_options(task_runner=runner)(**params)
+    """Call the flow (Prefect starts a temporary server if no API is configured)."""
+    result: dict[str, Any] = newsclean_flow(**params)
     return result
 
 

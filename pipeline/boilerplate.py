@@ -17,6 +17,7 @@ starts like chrome from matching.
 
 from __future__ import annotations
 
+import bisect
 import re
 import tomllib
 from dataclasses import dataclass
@@ -55,6 +56,10 @@ class RuleSet:
             )
         self.rules = tuple(rules)
         self._max_chars = max((r.max_chars for r in rules), default=0)
+        self._caps = sorted({r.max_chars for r in rules})
+        self._by_cap = [
+            tuple((r.name, r.pattern) for r in rules if r.max_chars >= cap) for cap in self._caps
+        ]
         # No union prefilter: Python's re does not optimise alternations, and a union of the
         # pack searched once was slower than the rules one by one (1.2 s against 0.7 s on
         # 27k paragraphs of the bench corpus), anchored or not.
@@ -64,11 +69,14 @@ class RuleSet:
 
     def match(self, paragraph: str) -> str | None:
         """The name of the first rule that matches the paragraph, or None."""
-        if len(paragraph) > self._max_chars:
+        n = len(paragraph)
+        if n > self._max_chars:
             return None
-        for rule in self.rules:
-            if rule.matches(paragraph):
-                return rule.name
+        # The rules whose length cap admits n, in pack order (caps are few: cache per cap).
+        i = bisect.bisect_left(self._caps, n)
+        for name, pattern in self._by_cap[i]:
+            if pattern.search(paragraph):
+                return name
         return None
 
 

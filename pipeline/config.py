@@ -18,7 +18,7 @@ are errors (a typo must not silently fall back to a default)::
     span_min_chars = 80           # a repeated run of sentences must be at least this long
 
     [run]
-    shard_mb = 16                 # raw bytes per shard (one Prefect task per shard)
+    shard_mb = 8                  # raw MB per shard (one Prefect task per shard)
     workers = 0                   # processes; 0 = one per core
 """
 
@@ -63,7 +63,7 @@ class DedupConfig:
 
 @dataclass(frozen=True, slots=True)
 class RunConfig:
-    shard_mb: float = 16.0
+    shard_mb: float = 8.0
     workers: int = 0
 
     def __post_init__(self) -> None:

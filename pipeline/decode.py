@@ -73,7 +73,8 @@ _CJK_CODECS = frozenset(
 _CJK_CHARS = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uff66-\uff9f]")
 
 # A control character other than tab, newline, carriage return or form feed is not text.
-_CONTROL = set(range(0, 9)) | {11, 14, 15} | set(range(16, 32)) | {127}
+_CONTROL = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f]")
+_HIGH_BYTE = re.compile(b"[\x80-\xff]")
 
 
 def canonical_encoding(name: str) -> str:
@@ -141,7 +142,7 @@ def detect_encoding(data: bytes) -> str | None:
     tied = [m for m in matches if m.chaos <= best_chaos + CHAOS_TIE]
     best_coherence = max(m.coherence for m in tied)
     # With a handful of non-ASCII bytes, coherence measures nothing: go by the prior alone.
-    few = sum(1 for b in data if b > 127) < MIN_HIGH_BYTES
+    few = len(_HIGH_BYTE.findall(data, 0, 1 << 20)) < MIN_HIGH_BYTES
     candidates = {
         enc
         for m in tied
@@ -164,6 +165,6 @@ def _sparse_cjk(encoding: str, text: str) -> bool:
 def _reject_binary(text: str) -> None:
     """Raise if more than 1% of the characters are control characters (binary junk)."""
     sample = text[:65536]
-    bad = sum(1 for ch in sample if ord(ch) in _CONTROL)
+    bad = len(_CONTROL.findall(sample))
     if sample and bad > max(2, len(sample) // 100):
         raise RecordError(f"binary content ({bad} control characters in {len(sample)})")

@@ -152,7 +152,7 @@ def find_duplicates(
             continue
         sentences = split_sentences(paragraph)
         keys = [match_key(s) for s in sentences]
-        key = keys[0] if len(keys) == 1 else match_key(paragraph)
+        key = " ".join(k for k in keys if k)  # = match_key(paragraph): no word spans a cut
         found = _judge(pos, paragraph, key, sentences, keys, cfg, paragraphs_seen, sentences_seen)
         decisions.extend(found)
         if found and found[0].kept is None:

@@ -201,13 +201,18 @@ def _paths_published_in(store: Store, since: datetime | None, until: datetime | 
 def make_shards(
     files: list[RawFile], target_bytes: float, workers: int = 1
 ) -> tuple[tuple[RawFile, ...], ...]:
-    """Consecutive runs of files (in path order) of at most about ``target_bytes``, as many
-    as a multiple of ``workers`` so that no worker is left alone with the last shard."""
+    """Consecutive runs of files (in path order) of at most about ``target_bytes``.
+
+    At least four per worker when the input allows shards of 1 MB or more: shards cost
+    unequal time (long pages cost more per byte), and a pool that picks the next shard as it
+    frees keeps both cores busy only with a few to pick from. Their number is a multiple
+    of ``workers``, so that no worker is left alone with the last one.
+    """
     if not files:
         return ()
     total = sum(f.size for f in files)
     workers = max(1, workers)
-    n = max(1, math.ceil(total / target_bytes))
+    n = max(1, math.ceil(total / target_bytes), min(4 * workers, math.ceil(total / MB)))
     n = min(len(files), math.ceil(n / workers) * workers)
     size = total / n
     shards: list[tuple[RawFile, ...]] = []
