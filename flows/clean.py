@@ -192,7 +192,8 @@ def format_summary(s: RunSummary | dict[str, Any]) -> str:
     width = max(len(r["what"]) for r in summary_rows(s))
     lines += [f"  {r['what']:<{width}}  {r['value']}" for r in summary_rows(s)]
     if s.seconds and s.bytes_processed:
-        lines.append(f"  {'throughput':<{width}}  {s.bytes_processed / s.seconds / 1e6:.1f} MB/s")
+        mb_s = s.bytes_processed / s.seconds / 1e6
+        lines.append(f"  {'throughput':<{width}}  {mb_s:.2f} MB/s")
     return "\n".join(lines)
 
 

@@ -73,6 +73,9 @@ def _config_path(arg: str | None) -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # Prefect's server phones home by default; on a machine without internet that is an
+    # error in the log of every run. Users can still turn it on.
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     try:
         if args.command in ("run", "backfill"):
             return _run(args)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from pipeline.config import Config
@@ -33,7 +31,9 @@ def articles(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
         ("wire/2022-01-10-syndicated.jsonl.gz#0", WIRE_A, ["html_entities"]),
     ],
 )
-def test_damaged_inputs_come_out_as_the_original_text(articles: dict[str, dict], key: str, paragraphs: list[str], fixes: list[str]) -> None:
+def test_damaged_inputs_come_out_as_the_original_text(
+    articles: dict[str, dict], key: str, paragraphs: list[str], fixes: list[str]
+) -> None:
     assert articles[key]["text"] == "\n".join(paragraphs)
     assert articles[key]["fixes"] == fixes
 
@@ -58,4 +58,7 @@ def test_utf8_bom_crlf_hard_wrapped_file(articles: dict[str, dict]) -> None:
 
 
 def test_titles_are_repaired_like_the_text(articles: dict[str, dict]) -> None:
-    assert articles["wire/2022-01-10-syndicated.jsonl.gz#0"]["title"] == "Northwind Energy shares fall after forecast cut – analysts react"
+    assert (
+        articles["wire/2022-01-10-syndicated.jsonl.gz#0"]["title"]
+        == "Northwind Energy shares fall after forecast cut – analysts react"
+    )
