@@ -18,6 +18,12 @@ lines that no rule matches yet: the candidates for new rules.
     python bench/mine_chrome.py                       # all corpora, built-in pack
     python bench/mine_chrome.py --corpus aeb --top 100
     python bench/mine_chrome.py --rules extra.toml    # built-in pack + a user pack
+    python bench/mine_chrome.py --samples 20          # more matched lines per rule, to read
+    python bench/mine_chrome.py --max-content 10      # exit 1 if more content lines are removed
+
+Some gold bodies keep lines that the pack removes on purpose (copyright notices such as
+"© 2019 Associated Press. All Rights Reserved. …", photo credits such as "© Reuters"): they show
+up as false positives, and are listed so that a reader can judge them.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import html
 import json
 import re
 import sys
+import time
 import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -175,12 +182,16 @@ def clip(text: str, width: int = 140) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def report_gold(name: str, docs: list[Doc], rules: RuleSet, top: int, worst: int) -> dict[str, int]:
+def report_gold(
+    name: str, docs: list[Doc], rules: RuleSet, top: int, worst: int, samples: int = 0
+) -> dict[str, int]:
     totals: Counter[str] = Counter()  # chrome / content / short, and what the rules removed
     per_rule: dict[str, Counter[str]] = defaultdict(Counter)
+    rule_lines: dict[str, Counter[str]] = defaultdict(Counter)  # chrome lines each rule removes
     false_pos: list[tuple[str, str, str, str]] = []
     unmatched_docs: Counter[str] = Counter()  # chrome line -> number of pages, no rule matches
     matched_docs: Counter[str] = Counter()
+    seconds = 0.0  # time spent in RuleSet.match
     for doc in docs:
         seen_unmatched: set[str] = set()
         seen_matched: set[str] = set()
@@ -188,13 +199,17 @@ def report_gold(name: str, docs: list[Doc], rules: RuleSet, top: int, worst: int
             status = gold_status(norm(line), doc)
             kind = {"": "chrome", "short": "short"}.get(status, "content")
             totals[kind] += 1
+            start = time.perf_counter()
             rule = rules.match(line)
+            seconds += time.perf_counter() - start
             if rule is None:
                 if kind == "chrome" and len(line) < SHORT:
                     seen_unmatched.add(line)
                 continue
             totals[f"{kind}_removed"] += 1
             per_rule[rule][kind] += 1
+            if kind == "chrome":
+                rule_lines[rule][line] += 1
             if kind == "content":
                 totals[f"{status}_removed"] += 1
                 false_pos.append((rule, line, doc.doc_id, status))
@@ -217,9 +232,13 @@ def report_gold(name: str, docs: list[Doc], rules: RuleSet, top: int, worst: int
         f"{totals['inside_removed']} inside a gold paragraph)"
     )
     print(f"rules remove {totals['short_removed']} short lines found only inside gold paragraphs")
+    n_lines = chrome + content + totals["short"]
+    print(f"matching took {seconds:.2f} s ({1e6 * seconds / max(n_lines, 1):.1f} µs a line)")
     print("\nper rule (chrome removed / content removed / short-inside removed):")
     for rule_name, c in sorted(per_rule.items(), key=lambda kv: -sum(kv[1].values())):
         print(f"  {rule_name:32} {c['chrome']:6} {c['content']:4} {c['short']:4}")
+        for line, k in rule_lines[rule_name].most_common(samples):
+            print(f"        {k:4}  {clip(line, 130)!r}")
     if false_pos:
         print(f"\nworst false positives ({min(worst, len(false_pos))} of {len(false_pos)}):")
         # Whole gold paragraphs first, then the longest: those are surely content.
@@ -289,7 +308,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-builtin", action="store_true", help="leave out the built-in pack")
     ap.add_argument("--top", type=int, default=60, help="chrome candidates to list")
     ap.add_argument("--worst", type=int, default=30, help="false positives to list")
-    ap.add_argument("--samples", type=int, default=6, help="matched lines per rule (bsnlp)")
+    ap.add_argument("--samples", type=int, default=6, help="matched lines to show per rule")
+    ap.add_argument(
+        "--max-content",
+        type=int,
+        default=None,
+        help="exit 1 when the rules remove more content lines than this in a gold corpus",
+    )
     args = ap.parse_args(argv)
 
     rules = load_rules(builtin=not args.no_builtin, rule_files=tuple(args.rules))
@@ -299,12 +324,12 @@ def main(argv: list[str] | None = None) -> int:
     if "aeb" in corpora:
         docs = list(read_aeb(args.corpora))
         summary["aeb-scrapinghub"] = report_gold(
-            "aeb-scrapinghub", docs, rules, args.top, args.worst
+            "aeb-scrapinghub", docs, rules, args.top, args.worst, args.samples
         )
     if "cpe" in corpora:
         docs = list(read_cpe(args.corpora))
         summary["CleanPortalEval"] = report_gold(
-            "CleanPortalEval", docs, rules, args.top, args.worst
+            "CleanPortalEval", docs, rules, args.top, args.worst, args.samples
         )
     if "bsnlp" in corpora:
         summary["bsnlp2021-raw"] = report_bsnlp(
@@ -313,6 +338,12 @@ def main(argv: list[str] | None = None) -> int:
     print("\n=== summary")
     for name, numbers in summary.items():
         print(f"  {name:18} " + "  ".join(f"{k}={v}" for k, v in numbers.items()))
+    if args.max_content is not None:
+        over = {n: v["content_removed"] for n, v in summary.items() if "content_removed" in v}
+        over = {n: v for n, v in over.items() if v > args.max_content}
+        if over:
+            print(f"content lines removed above --max-content {args.max_content}: {over}")
+            return 1
     return 0
 
 

@@ -8,6 +8,9 @@ news content in en/ru/uk that starts with the words chrome starts with; none may
 
 from __future__ import annotations
 
+import re
+from importlib import resources
+
 import pytest
 
 from pipeline.boilerplate import Rule, RuleSet, load_rules, parse_pack
@@ -25,6 +28,14 @@ def test_builtin_pack_is_loaded() -> None:
 def test_rule_is_documented(rule: Rule) -> None:
     assert rule.examples, f"{rule.name}: no examples"
     assert rule.keep, f"{rule.name}: no keep lines"
+
+
+def test_every_builtin_rule_names_its_source() -> None:
+    # The line after `name = ...` is a comment naming the corpus (and file) the rule was mined from.
+    text = resources.files("pipeline.rules").joinpath("default.toml").read_text(encoding="utf-8")
+    names = re.findall(r'^name = "([a-z0-9_]+)"\n(#?)', text, flags=re.MULTILINE)
+    assert len(names) == len(BUILTIN)
+    assert [n for n, comment in names if not comment] == []
 
 
 @pytest.mark.parametrize("rule", BUILTIN, ids=lambda r: r.name)
@@ -47,7 +58,12 @@ def test_examples_fit_under_the_length_cap(rule: Rule) -> None:
 
 
 CONTENT = [
-    # English
+    # English; the first five are the brief's own examples of content that looks like chrome
+    "Subscribers to the service will see…",
+    "Follow-up inspections are…",
+    "Share prices fell…",
+    "Registered voters…",
+    "Комментарии министра…",
     "Share prices fell 3% on Tuesday after the company cut its full-year forecast.",
     "Shares of Home Depot dropped in premarket trading after it lowered its sales guidance.",
     "Share this information with your doctor before the appointment, the guidance says.",
@@ -78,6 +94,20 @@ CONTENT = [
     "Download speeds in rural areas remain far below the national average.",
     "Politics aside, the bill has broad support among farmers.",
     "Newsletter publishers such as Substack have lured writers away from newspapers.",
+    "Photo: the flooded square in Venice on Tuesday, as the tide reached 187 cm, the second-highest on record.",
+    "Watch the video: the rocket lifted off at 9:03 a.m. and reached orbit eight minutes later, NASA said.",
+    "Tags are cheap, and retailers attach them to almost everything they sell, the report found.",
+    "Close to 40% of voters remain undecided, the poll found.",
+    "More than 200 people were evacuated from the building on Monday.",
+    "Back to Taylor! It’s her music, so why can’t she sing it?",
+    "UP NEXT",
+    "10 p.m.",
+    # dialogue: short lines after a dash are replies, not buttons (see DESIGN.md)
+    "– Yes.",
+    "– Next!",
+    "– Close the door.",
+    "– Назад!",
+    "– Реклама? Нет, это наша работа.",
     # Russian
     "Реклама алкоголя в интернете будет запрещена с марта, сообщили в Госдуме.",
     "Подписка на газеты в регионах подорожает на 15% со следующего года.",
@@ -101,10 +131,12 @@ CONTENT = [
     "Фото з місця аварії оприлюднила ДСНС.",
     "Стежте за руками, попередив фокусник глядачів.",
     "Джерело в уряді повідомило, що рішення ухвалять у середу.",
+    "Слідкуйте за результатами у Флориді в ніч виборів: кандидат, який переміг у Флориді, отримував крісло в Білому домі.",
+    "Обновлено 11:28 Трамп немного отыгрался — почти забрал себе штат Техас (38 голосов).",
 ]
 
 
-@pytest.mark.parametrize("sentence", CONTENT)
+@pytest.mark.parametrize("sentence", CONTENT, ids=[f"content{i:02}" for i in range(len(CONTENT))])
 def test_content_survives(sentence: str) -> None:
     assert RULES.match(sentence) is None
 
