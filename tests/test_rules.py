@@ -204,3 +204,18 @@ def test_bad_fields_are_rejected(old: str, new: str, message: str) -> None:
 def test_invalid_toml_is_rejected() -> None:
     with pytest.raises(ConfigError, match=r"bad\.toml: invalid TOML"):
         parse_pack("[[rule]\nname = 1", "bad.toml")
+
+
+def test_requires_narrows_a_rule_to_paragraphs_where_it_matches() -> None:
+    Q = "'" * 3
+    pack = f"""
+[[rule]]
+name = "ru_only"
+pattern = {Q}^\\W*(?:реклама|ad)\\W*${Q}
+requires = {Q}[а-яё]{Q}
+"""
+    rules = RuleSet(parse_pack(pack, "test"))
+    assert rules.match("Реклама") == "ru_only"
+    assert rules.match("Ad") is None  # the pattern matches, but the text is not Cyrillic
+    with pytest.raises(ConfigError, match=r"rule 'ru_only': invalid 'requires' regex"):
+        parse_pack(pack.replace("[а-яё]", "[а-яё"), "test")
