@@ -13,7 +13,7 @@ are errors (a typo must not silently fall back to a default)::
 
     [dedup]
     min_chars = 40                # shorter paragraphs are never duplicates (dialogue lines)
-    near_threshold = 90.0         # fuzz.ratio score for a near-duplicate paragraph or sentence
+    near_threshold = 83.0         # fuzz.ratio score for a near-duplicate paragraph or sentence
     contained_coverage = 0.8      # share of a paragraph's characters already seen earlier
     span_min_chars = 80           # a repeated run of sentences must be at least this long
 
@@ -50,7 +50,7 @@ class BoilerplateConfig:
 class DedupConfig:
     # Thresholds measured by bench/inarticle_threshold.py (see README).
     min_chars: int = 40
-    near_threshold: float = 90.0
+    near_threshold: float = 83.0
     contained_coverage: float = 0.8
     span_min_chars: int = 80
 

@@ -32,7 +32,8 @@ MIN_FUZZY_SENTENCE = 30
 _WORDS = re.compile(r"[^\W_]+")
 _NUMBER = re.compile(r"\d+(?:[.,:/]\d+)*")
 _WORD = re.compile(r"\w+")
-_SENTENCE_START = re.compile(r"(?:^|[.!?…:;]\s+|[\"“«„(–—-]\s*)$")
+# "Mr.", "Dr.", "St.", "U.S." at the end of a cut: the next word continues the sentence.
+_ABBREVIATION = re.compile(r"(?:^|\s)(?:[A-Z][a-z]{0,2}|(?:[A-Z]\.){1,3}[A-Z]?)\.$")
 
 
 def match_key(text: str) -> str:
@@ -44,29 +45,50 @@ def match_key(text: str) -> str:
     return " ".join(_WORDS.findall(text.casefold()))
 
 
-def facts(text: str) -> tuple[frozenset[str], frozenset[str]]:
-    """The numbers and the names (capitalised words not opening a sentence) of a text.
+def facts(text: str) -> tuple[Counter[str], Counter[str]]:
+    """The numbers and the names (capitalised words that do not open a sentence) of a text,
+    with their counts.
 
-    >>> numbers, names = facts("In 2021 Alice paid 5.5 million to Bob.")
-    >>> sorted(numbers), sorted(names)
-    (['2021', '5.5'], ['Alice', 'Bob'])
+    Counts, not sets: a box score that turns one "4" into a "2" among other 2s and 4s keeps
+    the same set. Openers are the first word of each sentence as ``split_sentences`` cuts
+    them, except after a short abbreviation ("Mr. Smith"): a word after "(", a dash or a
+    quote is a name (bench/inarticle_threshold.py found name swaps there that passed).
+
+    >>> numbers, names = facts("In 2021 Alice paid 5.5 million to Mr. Bob (Acme). Then 5.5 more.")
+    >>> sorted(numbers.elements()), sorted(names.elements())
+    (['2021', '5.5', '5.5'], ['Acme', 'Alice', 'Bob', 'Mr'])
     """
-    numbers = frozenset(_NUMBER.findall(text))
-    names = set()
-    for m in _WORD.finditer(text):
-        word = m.group(0)
-        if (
-            word[:1].isupper()
-            and not word.isdigit()
-            and not _SENTENCE_START.search(text[: m.start()])
-        ):
-            names.add(word)
-    return numbers, frozenset(names)
+    numbers = Counter(_NUMBER.findall(text))
+    names: Counter[str] = Counter()
+    previous = ""
+    for sentence in split_sentences(text):
+        words = _WORD.findall(sentence)
+        opener_is_name = bool(_ABBREVIATION.search(previous))
+        for i, word in enumerate(words):
+            if word[:1].isupper() and (i > 0 or opener_is_name):
+                names[word] += 1
+        previous = sentence
+    return numbers, names
 
 
 def same_facts(a: str, b: str) -> bool:
-    """True when a and b state the same numbers and names (a template decoy says others)."""
-    return facts(a) == facts(b)
+    """True when the shorter text states no number or name the longer one lacks.
+
+    A template decoy says other numbers or names, and fails; a copy that lost a trailing
+    clause ("... at the awards[ on Sunday]") still agrees. Measured on 6,000 labelled pairs
+    (bench/inarticle_threshold.py): equality kept 43 % of such copies apart, containment
+    none, with the same 2 % of decoys let through.
+
+    >>> same_facts("Shares fell 5% on Monday.", "Shares fell 5% on Monday in Tokyo.")
+    True
+    >>> same_facts("Shares fell 5% on Monday.", "Shares fell 7% on Monday.")
+    False
+    """
+    if len(a) > len(b):
+        a, b = b, a
+    numbers_a, names_a = facts(a)
+    numbers_b, names_b = facts(b)
+    return not (numbers_a - numbers_b) and not (names_a - names_b)
 
 
 @dataclass(frozen=True, slots=True)
