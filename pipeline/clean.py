@@ -6,6 +6,7 @@ from pipeline.boilerplate import RuleSet
 from pipeline.config import DedupConfig
 from pipeline.dedup import find_duplicates
 from pipeline.ids import article_id
+from pipeline.markup import html_to_text, looks_like_html
 from pipeline.records import Article, Cleaned, RawRecord, Removal
 from pipeline.repair import fix_line, fix_text, merge_fixes
 from pipeline.segment import split_paragraphs
@@ -14,7 +15,10 @@ from pipeline.segment import split_paragraphs
 def clean_record(raw: RawRecord, rules: RuleSet, dedup: DedupConfig) -> Cleaned:
     """The cleaned article and one Removal per paragraph or span taken out of it."""
     aid = article_id(raw.url, raw.source_path, raw.record_no)
-    repaired = fix_text(raw.text)
+    text, markup = raw.text, tuple[str, ...]()
+    if looks_like_html(text):
+        text, markup = html_to_text(text), ("html_markup",)
+    repaired = fix_text(text)
     title = fix_line(raw.title) if raw.title else None
     paragraphs = split_paragraphs(repaired.text)
 
@@ -45,7 +49,7 @@ def clean_record(raw: RawRecord, rules: RuleSet, dedup: DedupConfig) -> Cleaned:
         title=title.text if title else None,
         published_at=raw.published_at,
         text="\n".join(out),
-        fixes=merge_fixes(raw.fixes, repaired.fixes, title.fixes if title else ()),
+        fixes=merge_fixes(raw.fixes, markup, repaired.fixes, title.fixes if title else ()),
         n_paragraphs_in=len(paragraphs),
         n_paragraphs_out=len(out),
         meta=raw.meta,

@@ -179,3 +179,30 @@ def test_cleaning_twice_is_cleaning_once_and_keeps_a_subset(paragraphs: list[str
     # Dedup keeps a subset: every sentence that comes out went in.
     sentences_in = {s for p in paragraphs for s in split_sentences(p)}
     assert {s for line in once.split("\n") if line for s in split_sentences(line)} <= sentences_in
+
+
+def test_html_in_the_text_field_becomes_paragraphs() -> None:
+    raw = RawRecord(
+        source_path="x.jsonl",
+        record_no=0,
+        text='<div class="body"><p>The council voted on Tuesday.</p>\n<p>Mayor Ruiz said the plan&nbsp;works.<br/>It starts in May.</p><script>track()</script><p>Share this article</p></div>',
+    )
+    cleaned = clean_record(raw, RULES, CFG)
+    assert (
+        cleaned.article.text
+        == "The council voted on Tuesday.\nMayor Ruiz said the plan works.\nIt starts in May."
+    )
+    assert cleaned.article.fixes == ("html_markup",)
+    assert [(r.position, r.reason, r.detail) for r in cleaned.removals] == [
+        (3, "boilerplate_rule", "share_bar")
+    ]
+
+
+def test_text_with_angle_brackets_is_not_taken_for_html() -> None:
+    raw = RawRecord(
+        source_path="x.txt",
+        record_no=0,
+        text="Inflation < 2% and growth > 1% are the targets, the bank said.",
+    )
+    cleaned = clean_record(raw, RULES, CFG)
+    assert cleaned.article.text == raw.text and cleaned.article.fixes == ()
