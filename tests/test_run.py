@@ -256,13 +256,27 @@ def test_killed_at_random_moments_leaves_a_whole_dataset(
     assert rows(clean, "removed") == rows(reference, "removed")
 
 
-def test_backfill_by_published_date_retakes_the_files_of_that_range(sample_raw: Path, tmp_path: Path) -> None:
+def test_backfill_by_published_date_retakes_the_files_of_that_range(
+    sample_raw: Path, tmp_path: Path
+) -> None:
     from datetime import UTC, datetime
 
     clean = tmp_path / "clean"
     run_pipeline(sample_raw, clean, CFG, workers=1)
     before = rows(clean, "articles")
-    summary = run_pipeline(sample_raw, clean, CFG, mode="backfill", since=datetime(2022, 1, 11, tzinfo=UTC), until=datetime(2022, 1, 13, tzinfo=UTC), workers=1)
+    summary = run_pipeline(
+        sample_raw,
+        clean,
+        CFG,
+        mode="backfill",
+        since=datetime(2022, 1, 11, tzinfo=UTC),
+        until=datetime(2022, 1, 13, tzinfo=UTC),
+        workers=1,
+    )
     assert summary.files_processed == 2  # citynews.json (Jan 11) and valleytimes.csv (Jan 12)
     assert rows(clean, "articles") == before
-    assert {r["source_path"] for r in pq.read_table(clean / "articles").to_pylist() if r["run_id"] == summary.run_id} == {"export/citynews.json", "export/valleytimes.csv"}
+    assert {
+        r["source_path"]
+        for r in pq.read_table(clean / "articles").to_pylist()
+        if r["run_id"] == summary.run_id
+    } == {"export/citynews.json", "export/valleytimes.csv"}
