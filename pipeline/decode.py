@@ -102,6 +102,13 @@ def decode_bytes(data: bytes) -> tuple[str, str | None]:
                 raise RecordError(f"invalid {encoding} after its byte order mark: {exc}") from None
             _reject_binary(text)
             return text, None if encoding == "utf-8" else canonical_encoding(encoding)
+    if b"\x00" in data:  # no text encoding but UTF-16/32 puts NUL bytes in text
+        utf16 = _utf16_without_bom(data)
+        if utf16 is None:
+            raise RecordError("binary content (NUL bytes, no byte order mark)")
+        text = data.decode(utf16)
+        _reject_binary(text)
+        return text, utf16
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -109,14 +116,56 @@ def decode_bytes(data: bytes) -> tuple[str, str | None]:
     else:
         _reject_binary(text)
         return text, None
-    if b"\x00" in data:
-        raise RecordError("binary content (NUL bytes, no byte order mark)")
+    if _mostly_utf8(data):
+        # UTF-8 with a few stray bytes: a file glued from two sources, say with cp1252
+        # quotes pasted into UTF-8. Decoding the whole as a legacy code page would turn
+        # every UTF-8 character into mojibake, so only the stray bytes are read as cp1252.
+        text = data.decode("utf-8", errors=_CP1252_FALLBACK)
+        _reject_binary(text)
+        return text, "utf-8+cp1252"
     detected = detect_encoding(data)
     if detected is None:
         raise RecordError("binary content or unknown encoding (no charset detected)")
     text = data.decode(detected, errors="replace")
     _reject_binary(text)
     return text, canonical_encoding(detected)
+
+
+def _utf16_without_bom(data: bytes) -> str | None:
+    """``utf-16-le``/``-be`` when NULs sit on one parity, as in BOM-less UTF-16 of mostly
+    Latin text (what some Windows tools write), and the bytes decode; else None."""
+    if len(data) % 2:
+        return None
+    even, odd = data[0::2].count(0), data[1::2].count(0)
+    half = len(data) // 2
+    for encoding, nuls, others in (("utf-16-le", odd, even), ("utf-16-be", even, odd)):
+        if nuls >= 0.3 * half and others <= 0.01 * half:
+            try:
+                data.decode(encoding)
+            except UnicodeDecodeError:
+                return None
+            return encoding
+    return None
+
+
+def _mostly_utf8(data: bytes) -> bool:
+    """More valid UTF-8 multi-byte sequences than bytes that are not part of one."""
+    sequences = len(_UTF8_SEQUENCE.findall(data))
+    stray = len(_HIGH_BYTE.findall(data)) - sum(len(m) for m in _UTF8_SEQUENCE.findall(data))
+    return sequences > 0 and sequences >= stray
+
+
+def _cp1252_fallback(error: UnicodeError) -> tuple[str, int]:
+    assert isinstance(error, UnicodeDecodeError)
+    chunk = error.object[error.start : error.end]
+    return chunk.decode("cp1252", errors="replace"), error.end
+
+
+_CP1252_FALLBACK = "newsclean-cp1252-fallback"
+codecs.register_error(_CP1252_FALLBACK, _cp1252_fallback)
+_UTF8_SEQUENCE = re.compile(
+    b"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}"
+)
 
 
 def detect_encoding(data: bytes) -> str | None:

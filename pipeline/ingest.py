@@ -242,6 +242,8 @@ def record_from_fields(
 def _as_str(value: Any) -> str | None:
     if value is None:
         return None
+    if isinstance(value, dict | list):
+        value = json.dumps(value, ensure_ascii=False, sort_keys=True)
     s = str(value).strip()
     return s or None
 

@@ -59,3 +59,25 @@ def test_unreadable_bytes_raise_a_record_error(data: bytes, message: str) -> Non
     with pytest.raises(RecordError) as info:
         decode_bytes(data)
     assert str(info.value) == message
+
+
+def test_utf16_without_bom_is_recognised_by_its_nul_bytes() -> None:
+    text = "UTF-16 text without a byte order mark, as some Windows tools write it."
+    assert decode_bytes(text.encode("utf-16-le")) == (text, "utf-16-le")
+    assert decode_bytes(text.encode("utf-16-be")) == (text, "utf-16-be")
+
+
+def test_utf8_with_stray_cp1252_bytes_keeps_both() -> None:
+    data = (
+        "UTF-8 “smart” quotes, Привет,".encode()
+        + b" then cp1252 \x93smart\x94 quotes \x96 pasted in."
+    )
+    assert decode_bytes(data) == (
+        "UTF-8 “smart” quotes, Привет, then cp1252 “smart” quotes – pasted in.",
+        "utf-8+cp1252",
+    )
+
+
+def test_legacy_text_with_few_high_bytes_is_not_taken_for_utf8() -> None:
+    # Two cp1252 bytes that happen to form no UTF-8 sequence: detection, not the fallback.
+    assert decode_bytes(FR.encode("cp1252")) == (FR, "cp1252")
