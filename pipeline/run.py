@@ -372,26 +372,24 @@ def commit_run(plan: Plan, results: list[ShardResult], cfg: Config) -> RunSummar
     new: dict[str, list[Path]] = {d: sorted((staging / d).glob("*.parquet")) for d in DATASETS}
     fresh_articles = list(new["articles"])  # this run's records, before earlier parts are added
     existing_ids: set[str] = set()
+    replaced_paths = pa.array(sorted(replaced), pa.string())
     for dataset in DATASETS:
         for part in store.parts(dataset):
-            paths = pq.read_table(part, columns=["source_path"])["source_path"]
-            drop = pc.is_in(paths, value_set=pa.array(sorted(replaced), pa.string()))
-            if not pc.any(drop).as_py():
-                keep[dataset].append(part)
-                kept_table = None
-            else:
-                kept_table = pq.read_table(part).filter(pc.invert(drop))
+            columns = ["source_path", "article_id"] if dataset == "articles" else ["source_path"]
+            index = pq.read_table(part, columns=columns)
+            drop = pc.is_in(index["source_path"], value_set=replaced_paths)
+            if pc.any(drop).as_py():
+                index = index.filter(pc.invert(drop))
                 out = staging / dataset / f"rw-{plan.run_id}-{part.name}"
-                if kept_table.num_rows:
-                    write_parquet(kept_table, out, DATASETS[dataset], meta)
+                if index.num_rows:
+                    write_parquet(
+                        pq.read_table(part).filter(pc.invert(drop)), out, DATASETS[dataset], meta
+                    )
                     new[dataset].append(out)
+            else:
+                keep[dataset].append(part)
             if dataset == "articles":
-                ids = (
-                    pq.read_table(part, columns=["article_id"])["article_id"]
-                    if kept_table is None
-                    else kept_table["article_id"]
-                )
-                existing_ids.update(ids.to_pylist())
+                existing_ids.update(index["article_id"].to_pylist())
 
     # One live row per article id: what is already there survives; among new rows the
     # earliest published_at (unknown dates last), then the first raw record.
