@@ -369,8 +369,11 @@ def commit_run(plan: Plan, results: list[ShardResult], cfg: Config) -> RunSummar
 
     # Earlier parts: keep as they are, or rewrite without the rows of replaced raw files.
     keep: dict[str, list[Path]] = {d: [] for d in DATASETS}
-    new: dict[str, list[Path]] = {d: sorted((staging / d).glob("*.parquet")) for d in DATASETS}
-    fresh_articles = list(new["articles"])  # this run's records, before earlier parts are added
+    # Only the shards' own parts: files this function derives from them get other names, so
+    # that a retried commit (Prefect retries the task) starts from the same inputs.
+    shard_parts = f"part-{plan.run_id}-[0-9][0-9][0-9][0-9][0-9].parquet"
+    new: dict[str, list[Path]] = {d: sorted((staging / d).glob(shard_parts)) for d in DATASETS}
+    shard_articles = list(new["articles"])
     existing_ids: set[str] = set()
     replaced_paths = pa.array(sorted(replaced), pa.string())
     for dataset in DATASETS:
@@ -393,7 +396,8 @@ def commit_run(plan: Plan, results: list[ShardResult], cfg: Config) -> RunSummar
 
     # One live row per article id: what is already there survives; among new rows the
     # earliest published_at (unknown dates last), then the first raw record.
-    dup_removed, n_dup = _drop_repeated_ids(fresh_articles, existing_ids, meta, stamp)
+    published, dup_removed, n_dup = _drop_repeated_ids(shard_articles, existing_ids, meta, stamp)
+    new["articles"] = published + [p for p in new["articles"] if p not in shard_articles]
     if dup_removed is not None:
         out = staging / "removed" / f"part-{plan.run_id}-ids.parquet"
         write_parquet(dup_removed, out, REMOVED, meta)
@@ -441,9 +445,10 @@ def commit_run(plan: Plan, results: list[ShardResult], cfg: Config) -> RunSummar
 
 def _drop_repeated_ids(
     parts: list[Path], existing: set[str], meta: dict[bytes, bytes], stamp: dict[str, Any]
-) -> tuple[pa.Table | None, int]:
-    """Rewrite new article parts so that each article id has one row; return the
-    ``duplicate_article`` rows for the records that lost."""
+) -> tuple[list[Path], pa.Table | None, int]:
+    """Keep one row per article id among this run's article parts: the parts to publish
+    (a part with losers is copied without them, ``...-k.parquet``; the original stays for a
+    retry), and the ``duplicate_article`` rows for the records that lost."""
     keys: list[tuple[str, tuple[Any, ...], int, int]] = []
     for i, part in enumerate(parts):
         t = pq.read_table(part, columns=["article_id", "published_at", "source_path", "record_no"])
@@ -461,8 +466,9 @@ def _drop_repeated_ids(
         if aid in existing or winners[aid] != order:
             losers.setdefault(i, set()).add(row_no)
     if not losers:
-        return None, 0
+        return parts, None, 0
     rows = _Columns(REMOVED)
+    published = list(parts)
     for i, row_nos in sorted(losers.items()):
         table = pq.read_table(parts[i])
         mask = pa.array([n not in row_nos for n in range(table.num_rows)])
@@ -481,8 +487,9 @@ def _drop_repeated_ids(
                 record_no=rec["record_no"],
                 **stamp,
             )
-        write_parquet(table.filter(mask), parts[i], ARTICLES, meta)
-    return rows.table(), len(rows)
+        published[i] = parts[i].with_name(parts[i].stem + "-k.parquet")
+        write_parquet(table.filter(mask), published[i], ARTICLES, meta)
+    return published, rows.table(), len(rows)
 
 
 def _next_manifest(store: Store, plan: Plan, replaced: set[str]) -> pa.Table:

@@ -166,9 +166,10 @@ class Store:
     ) -> Path:
         """Build snapshot ``run_id`` from kept and new parts, then swap ``current`` to it.
 
-        ``keep_parts`` are files of the current snapshot (hard-linked), ``new_parts`` are
-        files in this run's staging directory (moved). Everything before the final rename
-        can be lost to a crash without changing what readers see.
+        ``keep_parts`` are files of the current snapshot, ``new_parts`` files in this run's
+        staging directory; both are hard-linked, so a failed commit can simply be retried.
+        Everything before the final rename can be lost to a crash without changing what
+        readers see.
         """
         snap = self.snapshots / run_id
         if snap.exists():
@@ -179,7 +180,7 @@ class Store:
             for src in keep_parts.get(dataset, []):
                 os.link(src, d / src.name)
             for src in new_parts.get(dataset, []):
-                os.replace(src, d / src.name)
+                os.link(src, d / src.name)  # staging stays whole until the swap is done
             _fsync_dir(d)
         meta = {b"newsclean.version": __version__.encode()}
         write_parquet(manifest, snap / "manifest.parquet", MANIFEST, meta)

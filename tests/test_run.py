@@ -280,3 +280,40 @@ def test_backfill_by_published_date_retakes_the_files_of_that_range(
         for r in pq.read_table(clean / "articles").to_pylist()
         if r["run_id"] == summary.run_id
     } == {"export/citynews.json", "export/valleytimes.csv"}
+
+
+def test_a_failed_commit_can_be_retried_with_nothing_lost(
+    sample_raw: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipeline import run as run_module
+
+    clean = tmp_path / "clean"
+    run_pipeline(sample_raw, clean, CFG, workers=1)
+    csv = sample_raw / "export" / "valleytimes.csv"
+    csv.write_text(csv.read_text().replace("80 mm", "95 mm"))  # a changed file: a rewritten part
+    (sample_raw / "dup.jsonl").write_text(
+        json.dumps({"url": "https://portnews.example/cranes", "text": "Same URL again."}) + "\n"
+    )
+    reference = tmp_path / "reference"
+    shutil.copytree(clean, reference, symlinks=True)
+    run_pipeline(sample_raw, reference, CFG, workers=1)
+
+    store = Store(clean)
+    plan = run_module.plan_run(sample_raw, clean, CFG, workers=1)
+    results = [run_module.process_shard(plan, i, CFG) for i in range(len(plan.shards))]
+    original = Store._swap_current
+    calls = []
+
+    def fail_once(self: Store, run_id: str) -> None:
+        calls.append(run_id)
+        if len(calls) == 1:
+            raise OSError(28, "No space left on device")
+        original(self, run_id)
+
+    monkeypatch.setattr(Store, "_swap_current", fail_once)
+    with pytest.raises(OSError):
+        run_module.commit_run(plan, results, CFG)
+    run_module.commit_run(plan, results, CFG)  # what Prefect's task retry does
+    assert store.current() is not None and store.current().name == plan.run_id
+    for dataset in ("articles", "removed", "rejected"):
+        assert rows(clean, dataset) == rows(reference, dataset)
