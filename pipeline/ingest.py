@@ -13,6 +13,7 @@ import email.utils
 import gzip
 import io
 import json
+import math
 import os
 import re
 import sys
@@ -193,6 +194,9 @@ def _records_from_rows(
                 yield record_from_fields(rel_path, record_no, row, fixes)
             except RecordError as exc:
                 yield Rejection(rel_path, record_no, str(exc), _excerpt(row))
+            except Exception as exc:  # an odd value must cost its record, not the file
+                error = f"unreadable record: {type(exc).__name__}: {exc}"
+                yield Rejection(rel_path, record_no, error, _excerpt(row))
     except RecordError as exc:
         yield Rejection(rel_path, None, str(exc), exc.excerpt)
 
@@ -232,11 +236,27 @@ def record_from_fields(
         title=_as_str(values.get("title")),
         published_at=published_at,
         source=source,
-        meta=json.dumps(meta_fields, ensure_ascii=False, sort_keys=True, default=str)
-        if meta_fields
-        else None,
+        meta=_json_or_str(meta_fields) if meta_fields else None,
         fixes=fixes,
     )
+
+
+def _json_or_str(value: Any) -> str:
+    """Strict JSON (no NaN or Infinity, which other readers reject), else ``str`` values."""
+    try:
+        return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str, allow_nan=False)
+    except ValueError:
+        return json.dumps(_finite(value), ensure_ascii=False, sort_keys=True, default=str)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _as_str(value: Any) -> str | None:
@@ -264,6 +284,9 @@ def host_of(url: str | None) -> str | None:
         return None
     return host.removeprefix("www.")
 
+
+# Dates outside these years are typos or placeholders ("0001-01-01", epoch in microseconds).
+MIN_YEAR, MAX_YEAR = 1800, 2200
 
 _EPOCH_RE = re.compile(r"^\d{9,13}(\.\d+)?$")
 
@@ -300,18 +323,21 @@ def parse_datetime(value: Any) -> datetime | None:
                 return None
     else:
         return None
-    if dt.tzinfo is None:
-        return dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC)
+    try:
+        utc = dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+    except (OverflowError, ValueError):  # "0001-01-01T00:00:00+05:00" has no UTC time
+        return None
+    return utc if MIN_YEAR <= utc.year <= MAX_YEAR else None
 
 
 def _from_epoch(x: float) -> datetime | None:
     if x > 1e11:  # milliseconds
         x /= 1000.0
     try:
-        return datetime.fromtimestamp(x, tz=UTC)
+        dt = datetime.fromtimestamp(x, tz=UTC)
     except (OverflowError, OSError, ValueError):
         return None
+    return dt if MIN_YEAR <= dt.year <= MAX_YEAR else None
 
 
 def _excerpt(obj: Any) -> str:

@@ -135,3 +135,20 @@ def test_discover_is_sorted_recursive_and_skips_hidden(tmp_path: Path) -> None:
 )
 def test_parse_datetime(value: object, expected: datetime | None) -> None:
     assert parse_datetime(value) == expected
+
+
+def test_odd_values_cost_their_record_not_the_file(tmp_path: Path) -> None:
+    lines = [
+        {"text": "First.", "date": "0001-01-01T00:00:00+05:00"},
+        {"text": "Second.", "date": "9999-12-31T23:00:00-05:00"},
+        {"text": "Third.", "date": 99999999999999, "score": 1e400},
+        {"text": "Fourth.", "date": "2022-01-10"},
+    ]
+    write(tmp_path, "a.jsonl", "\n".join(json.dumps(x) for x in lines).encode())
+    out = list(read_file(tmp_path, "a.jsonl"))
+    assert [type(r).__name__ for r in out] == ["RawRecord"] * 4
+    assert [r.published_at for r in out] == [None, None, None, datetime(2022, 1, 10, tzinfo=UTC)]
+    assert json.loads(out[2].meta or "") == {
+        "published_at_unparsed": 99999999999999,
+        "score": "inf",
+    }
