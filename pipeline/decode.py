@@ -102,10 +102,8 @@ def decode_bytes(data: bytes) -> tuple[str, str | None]:
                 raise RecordError(f"invalid {encoding} after its byte order mark: {exc}") from None
             _reject_binary(text)
             return text, None if encoding == "utf-8" else canonical_encoding(encoding)
-    if b"\x00" in data:  # no text encoding but UTF-16/32 puts NUL bytes in text
-        utf16 = _utf16_without_bom(data)
-        if utf16 is None:
-            raise RecordError("binary content (NUL bytes, no byte order mark)")
+    utf16 = _utf16_without_bom(data) if b"\x00" in data else None
+    if utf16 is not None:  # no other text encoding puts NULs on one byte parity
         text = data.decode(utf16)
         _reject_binary(text)
         return text, utf16
@@ -114,8 +112,10 @@ def decode_bytes(data: bytes) -> tuple[str, str | None]:
     except UnicodeDecodeError:
         pass
     else:
-        _reject_binary(text)
+        _reject_binary(text)  # a stray NUL in a line of JSON stays that line's problem
         return text, None
+    if b"\x00" in data:
+        raise RecordError("binary content (NUL bytes, no byte order mark)")
     if _mostly_utf8(data):
         # UTF-8 with a few stray bytes: a file glued from two sources, say with cp1252
         # quotes pasted into UTF-8. Decoding the whole as a legacy code page would turn
@@ -124,6 +124,10 @@ def decode_bytes(data: bytes) -> tuple[str, str | None]:
         _reject_binary(text)
         return text, "utf-8+cp1252"
     detected = detect_encoding(data)
+    if detected is None and _UTF8_SEQUENCE.search(data):
+        text = data.decode("utf-8", errors=_CP1252_FALLBACK)  # mixed, and more cp1252 than not
+        _reject_binary(text)
+        return text, "utf-8+cp1252"
     if detected is None:
         raise RecordError("binary content or unknown encoding (no charset detected)")
     text = data.decode(detected, errors="replace")
@@ -138,8 +142,10 @@ def _utf16_without_bom(data: bytes) -> str | None:
         return None
     even, odd = data[0::2].count(0), data[1::2].count(0)
     half = len(data) // 2
+    # Latin text has a NUL in every other byte; Cyrillic or Greek only in its spaces and
+    # punctuation (~15%), so the bar is low, and the other parity must have next to none.
     for encoding, nuls, others in (("utf-16-le", odd, even), ("utf-16-be", even, odd)):
-        if nuls >= 0.3 * half and others <= 0.01 * half:
+        if nuls >= 0.05 * half and others <= 0.005 * half:
             try:
                 data.decode(encoding)
             except UnicodeDecodeError:

@@ -81,3 +81,17 @@ def test_utf8_with_stray_cp1252_bytes_keeps_both() -> None:
 def test_legacy_text_with_few_high_bytes_is_not_taken_for_utf8() -> None:
     # Two cp1252 bytes that happen to form no UTF-8 sequence: detection, not the fallback.
     assert decode_bytes(FR.encode("cp1252")) == (FR, "cp1252")
+
+
+def test_utf16_without_bom_in_cyrillic() -> None:
+    assert decode_bytes(RU.encode("utf-16-le")) == (RU, "utf-16-le")
+
+
+def test_utf8_with_many_cp1252_quotes_is_read_not_rejected() -> None:
+    data = (
+        "One “UTF-8” line.\n".encode() + b"\x93Three\x94 \x93cp1252\x94 \x93lines\x94 \x96 here.\n"
+    )
+    assert decode_bytes(data) == (
+        "One “UTF-8” line.\n“Three” “cp1252” “lines” – here.\n",
+        "utf-8+cp1252",
+    )

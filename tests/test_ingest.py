@@ -152,3 +152,22 @@ def test_odd_values_cost_their_record_not_the_file(tmp_path: Path) -> None:
         "published_at_unparsed": 99999999999999,
         "score": "inf",
     }
+
+
+def test_a_stray_nul_byte_costs_its_line_only(tmp_path: Path) -> None:
+    good = [json.dumps({"text": f"Article {i}."}) for i in range(5)]
+    write(
+        tmp_path,
+        "a.jsonl",
+        ("\n".join(good[:2]) + '\n{"text": "bad\x00"}\n' + "\n".join(good[2:])).encode(),
+    )
+    out = list(read_file(tmp_path, "a.jsonl"))
+    assert [type(r).__name__ for r in out] == [
+        "RawRecord",
+        "RawRecord",
+        "Rejection",
+        "RawRecord",
+        "RawRecord",
+        "RawRecord",
+    ]
+    assert isinstance(out[2], Rejection) and out[2].record_no == 2
