@@ -67,6 +67,16 @@ def _is_hard_wrapped(lines: list[str]) -> bool:
         return False
     if all(_ENDS_SENTENCE.search(line) for line in lines[:-1]):
         return False  # every line ends a sentence: one paragraph per line
+    # A wrap falls mid-sentence, so most continuation lines go on in lower case; a block
+    # whose lines start with capitals is a list of headlines, subheads or scores.
+    pairs = [(line, nxt) for line, nxt in itertools.pairwise(lines) if not _OPENER.match(nxt)]
+    mid_sentence = sum(
+        1
+        for line, nxt in pairs
+        if nxt[:1].islower() or (not _ENDS_SENTENCE.search(line) and not nxt[:1].isupper())
+    )
+    if pairs and mid_sentence * 2 < len(pairs):
+        return False
     # A line may be short where the next one opens a list item: that ends a paragraph.
     return all(
         len(line) >= WRAP_MIN_FILL * width or _OPENER.match(nxt)

@@ -58,3 +58,18 @@ def test_sentences_join_back_to_the_paragraph() -> None:
         "Мы здесь.",
     ]
     assert " ".join(parts) == p
+
+
+def test_capitalised_lines_are_not_glued_as_if_wrapped() -> None:
+    subhead = (
+        "Fire destroyed a warehouse on the east side of town on Monday, officials said.\n"
+        "Investigation under way into the cause of the blaze\n"
+        "Police asked residents to keep their windows closed until Tuesday morning."
+    )
+    assert split_paragraphs(subhead) == subhead.split("\n")
+    scores = (
+        "Manchester United 2 Liverpool 1 after a late winner at Old Trafford\n"
+        "Chelsea 0 Arsenal 0 in a goalless derby at Stamford Bridge on Sunday\n"
+        "Everton 3 Leeds 1 as the hosts climb out of the relegation zone"
+    )
+    assert split_paragraphs(scores) == scores.split("\n")
