@@ -81,19 +81,28 @@ class Config:
     def digest(self) -> str:
         """A short hash of everything that changes the output (paths excluded).
 
-        Rule files are hashed by content, so editing a rule pack changes the digest.
+        Rule packs (built-in and the user's) are hashed by content, and the library version
+        is part of it: editing a pack or upgrading newsclean changes the digest.
         """
+        from pipeline import __version__
+
+        packs = (
+            [p.read_bytes() for p in builtin_rule_packs()] if self.boilerplate.builtin_rules else []
+        )
+        packs += [Path(p).read_bytes() for p in self.boilerplate.rule_files if Path(p).is_file()]
         payload: dict[str, Any] = {
+            "version": __version__,
             "boilerplate": asdict(self.boilerplate),
             "dedup": asdict(self.dedup),
-            "rule_contents": [
-                hashlib.sha256(Path(p).read_bytes()).hexdigest()
-                for p in self.boilerplate.rule_files
-                if Path(p).is_file()
-            ],
+            "rule_contents": [hashlib.sha256(b).hexdigest() for b in packs],
         }
         raw = json.dumps(payload, sort_keys=True).encode()
         return hashlib.sha256(raw).hexdigest()[:16]
+
+
+def builtin_rule_packs() -> list[Path]:
+    """The rule packs shipped in ``pipeline/rules/``."""
+    return sorted((Path(__file__).parent / "rules").glob("*.toml"))
 
 
 def _check(ok: bool, message: str) -> None:
