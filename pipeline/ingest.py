@@ -49,11 +49,13 @@ csv.field_size_limit(sys.maxsize)
 
 @dataclass(frozen=True, slots=True)
 class RawFile:
-    """A raw input file: its path relative to the raw root, size and content hash."""
+    """A raw input file: its path relative to the raw root, size, content hash, and its
+    modification time when it was planned (a later change makes the next run look again)."""
 
     path: str
     size: int
     sha256: str
+    mtime_ns: int = 0
 
 
 def file_format(path: str) -> str | None:
@@ -185,8 +187,10 @@ def _parquet_rows(data: bytes) -> Iterator[Row]:
 def _records_from_rows(
     rel_path: str, rows: Iterator[Row], fixes: tuple[str, ...]
 ) -> Iterator[RawRecord | Rejection]:
+    seen = False
     try:
         for record_no, row in rows:
+            seen = True
             if isinstance(row, RecordError):
                 yield Rejection(rel_path, record_no, str(row), row.excerpt)
                 continue
@@ -199,6 +203,9 @@ def _records_from_rows(
                 yield Rejection(rel_path, record_no, error, _excerpt(row))
     except RecordError as exc:
         yield Rejection(rel_path, None, str(exc), exc.excerpt)
+        return
+    if not seen:  # an empty list, a header without rows: say so rather than leave no trace
+        yield Rejection(rel_path, None, "no records in file")
 
 
 def record_from_fields(
@@ -280,7 +287,7 @@ def host_of(url: str | None) -> str | None:
         host = urlsplit(url if "//" in url else "//" + url).hostname
     except ValueError:
         return None
-    if not host:
+    if not host or "." not in host:
         return None
     return host.removeprefix("www.")
 

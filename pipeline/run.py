@@ -149,7 +149,7 @@ def plan_run(
         if mode == "backfill" and (
             (since is None and until is None) or rel in in_range or old is None
         ):
-            chosen.append(RawFile(rel, st.st_size, sha256_file(raw / rel)))
+            chosen.append(RawFile(rel, st.st_size, sha256_file(raw / rel), st.st_mtime_ns))
             continue
         if mode == "backfill":
             unchanged += 1
@@ -161,7 +161,7 @@ def plan_run(
         if old is not None and old["sha256"] == digest:
             unchanged += 1
             continue
-        chosen.append(RawFile(rel, st.st_size, digest))
+        chosen.append(RawFile(rel, st.st_size, digest, st.st_mtime_ns))
     replaced = frozenset(f.path for f in chosen if f.path in manifest)
     return Plan(
         run_id=new_run_id(now),
@@ -497,14 +497,9 @@ def _next_manifest(store: Store, plan: Plan, replaced: set[str]) -> pa.Table:
     keep = old.filter(
         pc.invert(pc.is_in(old["path"], value_set=pa.array(sorted(replaced), pa.string())))
     )
-    raw = Path(plan.raw_root)
     rows = _Columns(MANIFEST)
     for f in plan.files:
-        try:
-            mtime = (raw / f.path).stat().st_mtime_ns
-        except FileNotFoundError:
-            mtime = 0
-        rows.add(path=f.path, size=f.size, mtime_ns=mtime, sha256=f.sha256, run_id=plan.run_id)
+        rows.add(path=f.path, size=f.size, mtime_ns=f.mtime_ns, sha256=f.sha256, run_id=plan.run_id)
     return pa.concat_tables([keep, rows.table()]).sort_by("path")
 
 

@@ -171,3 +171,20 @@ def test_a_stray_nul_byte_costs_its_line_only(tmp_path: Path) -> None:
         "RawRecord",
     ]
     assert isinstance(out[2], Rejection) and out[2].record_no == 2
+
+
+def test_a_file_without_records_is_reported(tmp_path: Path) -> None:
+    write(tmp_path, "empty.json", b"[]")
+    write(tmp_path, "header.csv", b"title,text\r\n")
+    assert list(read_file(tmp_path, "empty.json")) == [
+        Rejection("empty.json", None, "no records in file")
+    ]
+    assert list(read_file(tmp_path, "header.csv")) == [
+        Rejection("header.csv", None, "no records in file")
+    ]
+
+
+def test_a_url_that_is_not_one_gives_no_source(tmp_path: Path) -> None:
+    write(tmp_path, "a.json", json.dumps({"url": 123, "text": "Body."}).encode())
+    (record,) = read_file(tmp_path, "a.json")
+    assert isinstance(record, RawRecord) and (record.url, record.source) == ("123", None)
