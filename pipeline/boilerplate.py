@@ -7,6 +7,7 @@ A rule pack is a TOML file of ``[[rule]]`` tables::
     pattern = '''^(?:read|see) also\\b'''      # Python regex, matched case-insensitively
     max_chars = 200                          # only paragraphs this short can match (default 200)
     requires = '''[а-яё]'''                  # optional: only paragraphs where this matches
+    unless = '''\\bsaid\\b'''                    # optional: not paragraphs where this matches
     examples = ["Read Also : Prilepin reminded Blinken of which countries Russia left"]
     keep = ["Read also the statement in full, the minister said, before he left."]
 
@@ -14,6 +15,8 @@ A rule pack is a TOML file of ``[[rule]]`` tables::
 pack against both, so a pack documents and tests itself. ``requires`` narrows a rule to the
 paragraphs where a cheap regex matches (Russian rules: Cyrillic text); rules that share one
 are skipped together, which matters because a content paragraph is tried against every rule.
+``unless`` vetoes a match (reported speech: "Follow us on Twitter, the police urged…"); it
+runs only after the pattern matched, so it costs nothing on content.
 
 Rules apply to whole paragraphs: chrome is a line of its own, and a length cap keeps a long
 content paragraph that merely starts like chrome from matching.
@@ -41,6 +44,7 @@ class Rule:
     pattern: re.Pattern[str]
     max_chars: int = DEFAULT_MAX_CHARS
     requires: re.Pattern[str] | None = None
+    unless: re.Pattern[str] | None = None
     examples: tuple[str, ...] = ()
     keep: tuple[str, ...] = ()
     origin: str = ""  # the pack it came from
@@ -50,6 +54,7 @@ class Rule:
             len(paragraph) <= self.max_chars
             and (self.requires is None or self.requires.search(paragraph) is not None)
             and self.pattern.search(paragraph) is not None
+            and (self.unless is None or self.unless.search(paragraph) is None)
         )
 
 
@@ -67,7 +72,7 @@ class RuleSet:
         self._max_chars = max((r.max_chars for r in rules), default=0)
         self._caps = sorted({r.max_chars for r in rules})
         self._by_cap = [
-            tuple((r.name, r.requires, r.pattern) for r in rules if r.max_chars >= cap)
+            tuple((r.name, r.requires, r.pattern, r.unless) for r in rules if r.max_chars >= cap)
             for cap in self._caps
         ]
         # No union prefilter: Python's re does not optimise alternations, and a union of the
@@ -85,14 +90,14 @@ class RuleSet:
         # The rules whose length cap admits n, in pack order (caps are few: cache per cap).
         i = bisect.bisect_left(self._caps, n)
         gates: dict[re.Pattern[str], bool] = {}
-        for name, requires, pattern in self._by_cap[i]:
+        for name, requires, pattern, unless in self._by_cap[i]:
             if requires is not None:
                 ok = gates.get(requires)
                 if ok is None:
                     ok = gates[requires] = requires.search(paragraph) is not None
                 if not ok:
                     continue
-            if pattern.search(paragraph):
+            if pattern.search(paragraph) and (unless is None or not unless.search(paragraph)):
                 return name
         return None
 
@@ -111,7 +116,17 @@ def parse_pack(text: str, origin: str) -> list[Rule]:
 
 def _parse_rule(entry: dict[str, Any], origin: str, index: int) -> Rule:
     where = f"rule pack {origin}, rule #{index + 1}"
-    allowed = {"name", "pattern", "requires", "max_chars", "examples", "keep", "lang", "source"}
+    allowed = {
+        "name",
+        "pattern",
+        "requires",
+        "unless",
+        "max_chars",
+        "examples",
+        "keep",
+        "lang",
+        "source",
+    }
     unknown = set(entry) - allowed
     if unknown:
         raise ConfigError(f"{where}: unknown keys {sorted(unknown)} (allowed: {sorted(allowed)})")
@@ -126,14 +141,8 @@ def _parse_rule(entry: dict[str, Any], origin: str, index: int) -> Rule:
         compiled = re.compile(pattern, re.IGNORECASE)
     except re.error as exc:
         raise ConfigError(f"{where}: invalid regex: {exc}") from None
-    requires = entry.get("requires")
-    if requires is not None:
-        if not isinstance(requires, str) or not requires:
-            raise ConfigError(f"{where}: 'requires' must be a non-empty string")
-        try:
-            requires = re.compile(requires, re.IGNORECASE)
-        except re.error as exc:
-            raise ConfigError(f"{where}: invalid 'requires' regex: {exc}") from None
+    requires = _optional_regex(entry, "requires", where)
+    unless = _optional_regex(entry, "unless", where)
     max_chars = entry.get("max_chars", DEFAULT_MAX_CHARS)
     if not isinstance(max_chars, int) or max_chars <= 0:
         raise ConfigError(f"{where}: 'max_chars' must be a positive integer")
@@ -143,7 +152,21 @@ def _parse_rule(entry: dict[str, Any], origin: str, index: int) -> Rule:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{where}: '{key}' must be a list of strings")
         lists[key] = tuple(value)
-    return Rule(name, compiled, max_chars, requires, lists["examples"], lists["keep"], origin)
+    return Rule(
+        name, compiled, max_chars, requires, unless, lists["examples"], lists["keep"], origin
+    )
+
+
+def _optional_regex(entry: dict[str, Any], key: str, where: str) -> re.Pattern[str] | None:
+    value = entry.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{where}: '{key}' must be a non-empty string")
+    try:
+        return re.compile(value, re.IGNORECASE)
+    except re.error as exc:
+        raise ConfigError(f"{where}: invalid '{key}' regex: {exc}") from None
 
 
 def load_rules(builtin: bool = True, rule_files: tuple[str, ...] = ()) -> RuleSet:

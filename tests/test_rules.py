@@ -219,3 +219,18 @@ requires = {Q}[а-яё]{Q}
     assert rules.match("Ad") is None  # the pattern matches, but the text is not Cyrillic
     with pytest.raises(ConfigError, match=r"rule 'ru_only': invalid 'requires' regex"):
         parse_pack(pack.replace("[а-яё]", "[а-яё"), "test")
+
+
+def test_unless_vetoes_a_match() -> None:
+    Q = "'" * 3
+    pack = f"""
+[[rule]]
+name = "follow"
+pattern = {Q}^follow us on\\b{Q}
+unless = {Q}\\b(?:said|urged)\\b{Q}
+"""
+    rules = RuleSet(parse_pack(pack, "test"))
+    assert rules.match("Follow us on Twitter") == "follow"
+    assert rules.match("Follow us on Twitter, the police urged residents.") is None
+    with pytest.raises(ConfigError, match=r"rule 'follow': invalid 'unless' regex"):
+        parse_pack(pack.replace("(?:said", "((?:said"), "test")
