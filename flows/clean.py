@@ -27,12 +27,10 @@ from prefect.cache_policies import NO_CACHE
 from prefect.futures import as_completed
 from prefect.logging import get_run_logger
 
+from pipeline.commit import commit_run
 from pipeline.config import Config, load_config
+from pipeline.records import Plan, RunSummary, ShardResult
 from pipeline.run import (
-    Plan,
-    RunSummary,
-    ShardResult,
-    commit_run,
     default_workers,
     nothing_to_do,
     plan_run,

@@ -39,7 +39,8 @@ def clean_record(raw: RawRecord, rules: RuleSet, dedup: DedupConfig) -> Cleaned:
             dropped.add(dup.position)
         else:
             kept[dup.position] = dup.kept  # a span was cut out of it
-    out = [text for pos, text in enumerate(kept) if pos not in dropped]
+    positions = tuple(pos for pos in range(len(kept)) if pos not in dropped)
+    out = [kept[pos] for pos in positions]
     article = Article(
         article_id=aid,
         source_path=raw.source_path,
@@ -55,4 +56,4 @@ def clean_record(raw: RawRecord, rules: RuleSet, dedup: DedupConfig) -> Cleaned:
         meta=raw.meta,
     )
     removals.sort(key=lambda r: r.position or 0)  # stable: spans of one paragraph stay in order
-    return Cleaned(article, tuple(removals))
+    return Cleaned(article, tuple(removals), positions)

@@ -16,6 +16,8 @@ are errors (a typo must not silently fall back to a default)::
     near_threshold = 83.0         # fuzz.ratio score for a near-duplicate paragraph or sentence
     contained_coverage = 0.8      # share of a paragraph's characters already seen earlier
     span_min_chars = 80           # a repeated run of sentences must be at least this long
+    across_articles = true        # also remove copies of paragraphs of earlier articles
+    article_coverage = 0.8        # an article this much copied from one earlier one: duplicate_of
 
     [run]
     shard_mb = 8                  # raw MB per shard (one Prefect task per shard)
@@ -53,12 +55,15 @@ class DedupConfig:
     near_threshold: float = 83.0
     contained_coverage: float = 0.8
     span_min_chars: int = 80
+    across_articles: bool = True
+    article_coverage: float = 0.8
 
     def __post_init__(self) -> None:
         _check(self.min_chars >= 0, "dedup.min_chars must be >= 0")
         _check(0 < self.near_threshold <= 100, "dedup.near_threshold must be in (0, 100]")
         _check(0 < self.contained_coverage <= 1, "dedup.contained_coverage must be in (0, 1]")
         _check(self.span_min_chars >= 1, "dedup.span_min_chars must be >= 1")
+        _check(0 < self.article_coverage <= 1, "dedup.article_coverage must be in (0, 1]")
 
 
 @dataclass(frozen=True, slots=True)

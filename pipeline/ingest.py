@@ -19,7 +19,6 @@ import re
 import sys
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -45,17 +44,6 @@ FIELD_ALIASES: dict[str, tuple[str, ...]] = {
 EXCERPT_CHARS = 200
 
 csv.field_size_limit(sys.maxsize)
-
-
-@dataclass(frozen=True, slots=True)
-class RawFile:
-    """A raw input file: its path relative to the raw root, size, content hash, and its
-    modification time when it was planned (a later change makes the next run look again)."""
-
-    path: str
-    size: int
-    sha256: str
-    mtime_ns: int = 0
 
 
 def file_format(path: str) -> str | None:

@@ -5,9 +5,10 @@ All records are frozen and slotted: stages build new records instead of mutating
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import secrets
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 Reason = Literal[
     "boilerplate_rule",
@@ -82,3 +83,84 @@ class Cleaned:
 
     article: Article
     removals: tuple[Removal, ...] = field(default=())
+    positions: tuple[int, ...] = ()  # input position of each line of ``article.text``
+
+
+@dataclass(frozen=True, slots=True)
+class RawFile:
+    """A raw input file: its path relative to the raw root, size, content hash, and its
+    modification time when it was planned (a later change makes the next run look again)."""
+
+    path: str
+    size: int
+    sha256: str
+    mtime_ns: int = 0
+
+
+# -- a run ----------------------------------------------------------------------------------
+
+Mode = Literal["run", "backfill"]
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What one run will do. Small and picklable: it is passed to every shard task."""
+
+    run_id: str
+    mode: Mode
+    raw_root: str
+    clean_root: str
+    started_at: datetime
+    config_hash: str
+    shards: tuple[tuple[RawFile, ...], ...]
+    replaced: frozenset[str]  # raw paths whose earlier output this run replaces
+    unchanged: int  # raw files skipped because they were taken before, unchanged
+    since: datetime | None = None
+    until: datetime | None = None
+
+    @property
+    def files(self) -> list[RawFile]:
+        return [f for shard in self.shards for f in shard]
+
+
+@dataclass(frozen=True, slots=True)
+class ShardResult:
+    shard_no: int
+    files: int
+    bytes: int
+    records: int
+    articles: int
+    rejected: int
+    removed: dict[str, int]
+    seconds: float
+
+
+@dataclass(slots=True)
+class RunSummary:
+    """What a run did; the CLI prints it, the flow makes a table artifact of it."""
+
+    run_id: str
+    mode: str
+    committed: bool
+    files_seen: int = 0
+    files_processed: int = 0
+    files_unchanged: int = 0
+    bytes_processed: int = 0
+    records: int = 0
+    articles_written: int = 0
+    articles_duplicate_id: int = 0
+    rejected: int = 0
+    removed: dict[str, int] = field(default_factory=dict)
+    paragraphs_in: int = 0
+    paragraphs_out: int = 0
+    dataset_rows: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+    message: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def new_run_id(now: datetime) -> str:
+    """Sortable by time, unique across machines: ``20261124T153000123456Z-1a2b``."""
+    return f"{now:%Y%m%dT%H%M%S%f}Z-{secrets.token_hex(2)}"

@@ -3,107 +3,53 @@
 1. ``plan_run``: which raw files to take (new or changed ones; all for a backfill), in shards.
 2. ``process_shard``: read, repair, segment, strip boilerplate and in-article duplicates, and
    write the shard's Parquet parts to the run's staging directory. Shards are independent.
-3. ``commit_run``: corpus-wide decisions (one live row per article id, the first copy kept),
-   then one atomic swap that publishes the new snapshot.
+   Each kept line also gets a row in the shard's part of the paragraph index, with its
+   fingerprints (``pipeline.corpus``).
+3. ``commit_run`` (``pipeline.commit``): corpus-wide decisions (one live row per article id,
+   the first copy of each paragraph kept), then one atomic swap that publishes the snapshot.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import os
-import secrets
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from pipeline import __version__
 from pipeline.boilerplate import RuleSet, load_rules
 from pipeline.clean import clean_record
+from pipeline.commit import commit_run
 from pipeline.config import Config
+from pipeline.corpus import BANDS, fingerprints, text_key
+from pipeline.dedup import match_key
 from pipeline.errors import DatasetError
-from pipeline.ingest import RawFile, discover, read_file
-from pipeline.records import Cleaned, Rejection
-from pipeline.schema import ARTICLES, DATASETS, MANIFEST, REJECTED, REMOVED, RUNS
+from pipeline.ingest import discover, read_file
+from pipeline.records import (
+    Cleaned,
+    Mode,
+    Plan,
+    RawFile,
+    Rejection,
+    RunSummary,
+    ShardResult,
+    new_run_id,
+)
+from pipeline.schema import ARTICLES, DATASETS, INDEX, REJECTED, REMOVED, Columns
 from pipeline.store import Store, parquet_metadata, write_parquet
 
-Mode = Literal["run", "backfill"]
 MB = 1024 * 1024
-
-
-@dataclass(frozen=True, slots=True)
-class Plan:
-    """What one run will do. Small and picklable: it is passed to every shard task."""
-
-    run_id: str
-    mode: Mode
-    raw_root: str
-    clean_root: str
-    started_at: datetime
-    config_hash: str
-    shards: tuple[tuple[RawFile, ...], ...]
-    replaced: frozenset[str]  # raw paths whose earlier output this run replaces
-    unchanged: int  # raw files skipped because they were taken before, unchanged
-    since: datetime | None = None
-    until: datetime | None = None
-
-    @property
-    def files(self) -> list[RawFile]:
-        return [f for shard in self.shards for f in shard]
-
-
-@dataclass(frozen=True, slots=True)
-class ShardResult:
-    shard_no: int
-    files: int
-    bytes: int
-    records: int
-    articles: int
-    rejected: int
-    removed: dict[str, int]
-    seconds: float
-
-
-@dataclass(slots=True)
-class RunSummary:
-    """What a run did; the CLI prints it, the flow makes a table artifact of it."""
-
-    run_id: str
-    mode: str
-    committed: bool
-    files_seen: int = 0
-    files_processed: int = 0
-    files_unchanged: int = 0
-    bytes_processed: int = 0
-    records: int = 0
-    articles_written: int = 0
-    articles_duplicate_id: int = 0
-    rejected: int = 0
-    removed: dict[str, int] = field(default_factory=dict)
-    paragraphs_in: int = 0
-    paragraphs_out: int = 0
-    dataset_rows: dict[str, int] = field(default_factory=dict)
-    seconds: float = 0.0
-    message: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def new_run_id(now: datetime) -> str:
-    """Sortable by time, unique across machines: ``20261124T153000123456Z-1a2b``."""
-    return f"{now:%Y%m%dT%H%M%S%f}Z-{secrets.token_hex(2)}"
 
 
 # -- 1. plan ---------------------------------------------------------------------------------
@@ -237,31 +183,14 @@ def _rules(builtin: bool, files: tuple[str, ...]) -> RuleSet:
     return load_rules(builtin, files)
 
 
-class _Columns:
-    """Column lists for one dataset, turned into a table against its schema."""
-
-    def __init__(self, schema: pa.Schema) -> None:
-        self.schema = schema
-        self.cols: dict[str, list[Any]] = {name: [] for name in schema.names}
-
-    def add(self, **row: Any) -> None:
-        for name, values in self.cols.items():
-            values.append(row[name])
-
-    def table(self) -> pa.Table:
-        return pa.Table.from_pydict(self.cols, schema=self.schema)
-
-    def __len__(self) -> int:
-        return len(self.cols[self.schema.names[0]])
-
-
 def process_shard(plan: Plan, shard_no: int, cfg: Config) -> ShardResult:
     """Clean every record of one shard and write its parts to the staging directory."""
     t0 = time.perf_counter()
     rules = _rules(cfg.boilerplate.builtin_rules, cfg.boilerplate.rule_files)
     files = plan.shards[shard_no]
     stamp = {"run_id": plan.run_id, "ingested_at": plan.started_at}
-    articles, removed, rejected = _Columns(ARTICLES), _Columns(REMOVED), _Columns(REJECTED)
+    articles, removed, rejected = Columns(ARTICLES), Columns(REMOVED), Columns(REJECTED)
+    index = _IndexRows(cfg.dedup.min_chars)
     reasons: Counter[str] = Counter()
     records = 0
     raw_root = Path(plan.raw_root)
@@ -290,12 +219,15 @@ def process_shard(plan: Plan, shard_no: int, cfg: Config) -> ShardResult:
                 )
                 continue
             _add_cleaned(cleaned, articles, removed, reasons, stamp)
+            index.add(cleaned)
     staging = Store(plan.clean_root).staging(plan.run_id)
     meta = parquet_metadata(plan.config_hash, plan.run_id)
     name = f"part-{plan.run_id}-{shard_no:05d}.parquet"
     for dataset, cols in (("articles", articles), ("removed", removed), ("rejected", rejected)):
         if len(cols):
             write_parquet(cols.table(), staging / dataset / name, DATASETS[dataset], meta)
+    if len(index.rows):
+        write_parquet(index.table(), staging / "index" / name, INDEX, meta)
     return ShardResult(
         shard_no=shard_no,
         files=len(files),
@@ -317,8 +249,8 @@ def _records(raw_root: Path, rel: str) -> Iterable[Any]:
 
 def _add_cleaned(
     cleaned: Cleaned,
-    articles: _Columns,
-    removed: _Columns,
+    articles: Columns,
+    removed: Columns,
     reasons: Counter[str],
     stamp: dict[str, Any],
 ) -> None:
@@ -355,174 +287,46 @@ def _add_cleaned(
         )
 
 
-# -- 3. commit -------------------------------------------------------------------------------
+class _IndexRows:
+    """The paragraph index rows of one shard; fingerprints are computed for all at the end,
+    in one numpy batch."""
 
+    def __init__(self, min_chars: int) -> None:
+        self.min_chars = min_chars
+        self.rows = Columns(INDEX.remove(INDEX.get_field_index("bands")))
+        self.keys: list[str] = []  # match keys of the fingerprinted lines
+        self.fingerprinted: list[int] = []  # their row numbers
 
-def commit_run(plan: Plan, results: list[ShardResult], cfg: Config) -> RunSummary:
-    """Decide what survives across shards and earlier runs, then publish atomically."""
-    store = Store(plan.clean_root)
-    staging = store.staging(plan.run_id)
-    meta = parquet_metadata(plan.config_hash, plan.run_id)
-    stamp = {"run_id": plan.run_id, "ingested_at": plan.started_at}
-    processed = {f.path for f in plan.files}
-    replaced = set(plan.replaced) | processed
-
-    # Earlier parts: keep as they are, or rewrite without the rows of replaced raw files.
-    keep: dict[str, list[Path]] = {d: [] for d in DATASETS}
-    # Only the shards' own parts: files this function derives from them get other names, so
-    # that a retried commit (Prefect retries the task) starts from the same inputs.
-    shard_parts = f"part-{plan.run_id}-[0-9][0-9][0-9][0-9][0-9].parquet"
-    new: dict[str, list[Path]] = {d: sorted((staging / d).glob(shard_parts)) for d in DATASETS}
-    shard_articles = list(new["articles"])
-    existing_ids: set[str] = set()
-    replaced_paths = pa.array(sorted(replaced), pa.string())
-    for dataset in DATASETS:
-        for part in store.parts(dataset):
-            columns = ["source_path", "article_id"] if dataset == "articles" else ["source_path"]
-            index = pq.read_table(part, columns=columns)
-            drop = pc.is_in(index["source_path"], value_set=replaced_paths)
-            if pc.any(drop).as_py():
-                index = index.filter(pc.invert(drop))
-                out = staging / dataset / f"rw-{plan.run_id}-{part.name}"
-                if index.num_rows:
-                    write_parquet(
-                        pq.read_table(part).filter(pc.invert(drop)), out, DATASETS[dataset], meta
-                    )
-                    new[dataset].append(out)
-            else:
-                keep[dataset].append(part)
-            if dataset == "articles":
-                existing_ids.update(index["article_id"].to_pylist())
-
-    # One live row per article id: what is already there survives; among new rows the
-    # earliest published_at (unknown dates last), then the first raw record.
-    published, dup_removed, n_dup = _drop_repeated_ids(shard_articles, existing_ids, meta, stamp)
-    new["articles"] = published + [p for p in new["articles"] if p not in shard_articles]
-    if dup_removed is not None:
-        out = staging / "removed" / f"part-{plan.run_id}-ids.parquet"
-        write_parquet(dup_removed, out, REMOVED, meta)
-        new["removed"].append(out)
-
-    summary = RunSummary(run_id=plan.run_id, mode=plan.mode, committed=False)
-    summary.files_processed = len(plan.files)
-    summary.files_unchanged = plan.unchanged
-    summary.files_seen = len(plan.files) + plan.unchanged
-    summary.bytes_processed = sum(r.bytes for r in results)
-    summary.records = sum(r.records for r in results)
-    summary.rejected = sum(r.rejected for r in results)
-    summary.articles_duplicate_id = n_dup
-    summary.articles_written = sum(r.articles for r in results) - n_dup
-    reasons: Counter[str] = Counter()
-    for r in results:
-        reasons.update(r.removed)
-    if n_dup:
-        reasons["duplicate_article"] += n_dup
-    summary.removed = dict(sorted(reasons.items()))
-
-    # Every dataset keeps at least one file, so readers always find its schema.
-    for dataset, schema in DATASETS.items():
-        if not keep[dataset] and not new[dataset]:
-            out = staging / dataset / f"part-{plan.run_id}-empty.parquet"
-            write_parquet(schema.empty_table(), out, schema, meta)
-            new[dataset].append(out)
-
-    manifest = _next_manifest(store, plan, replaced)
-    finished = datetime.now(UTC)
-    summary.seconds = (finished - plan.started_at).total_seconds()
-    summary.dataset_rows = {
-        d: sum(pq.ParquetFile(p).metadata.num_rows for p in keep[d] + new[d]) for d in DATASETS
-    }
-    for part in new["articles"]:
-        t = pq.read_table(part, columns=["n_paragraphs_in", "n_paragraphs_out", "run_id"])
-        mine = t.filter(pc.equal(t["run_id"], plan.run_id))
-        summary.paragraphs_in += pc.sum(mine["n_paragraphs_in"]).as_py() or 0
-        summary.paragraphs_out += pc.sum(mine["n_paragraphs_out"]).as_py() or 0
-    summary.committed = True
-    runs = pa.concat_tables([store.read("runs"), _run_row(plan, summary, finished)])
-    store.commit(plan.run_id, keep, new, manifest, runs)
-    return summary
-
-
-def _drop_repeated_ids(
-    parts: list[Path], existing: set[str], meta: dict[bytes, bytes], stamp: dict[str, Any]
-) -> tuple[list[Path], pa.Table | None, int]:
-    """Keep one row per article id among this run's article parts: the parts to publish
-    (a part with losers is copied without them, ``...-k.parquet``; the original stays for a
-    retry), and the ``duplicate_article`` rows for the records that lost."""
-    keys: list[tuple[str, tuple[Any, ...], int, int]] = []
-    for i, part in enumerate(parts):
-        t = pq.read_table(part, columns=["article_id", "published_at", "source_path", "record_no"])
-        for row_no, (aid, pub, path, rec) in enumerate(
-            zip(*(t[c].to_pylist() for c in t.column_names), strict=True)
+    def add(self, cleaned: Cleaned) -> None:
+        a = cleaned.article
+        if not a.text:
+            return
+        for line, (text, position) in enumerate(
+            zip(a.text.split("\n"), cleaned.positions, strict=True)
         ):
-            order = (pub is None, pub or datetime.min.replace(tzinfo=UTC), path, rec)
-            keys.append((aid, order, i, row_no))
-    winners: dict[str, tuple[Any, ...]] = {}
-    for aid, order, _, _ in keys:
-        if aid not in existing and (aid not in winners or order < winners[aid]):
-            winners[aid] = order
-    losers: dict[int, set[int]] = {}
-    for aid, order, i, row_no in keys:
-        if aid in existing or winners[aid] != order:
-            losers.setdefault(i, set()).add(row_no)
-    if not losers:
-        return parts, None, 0
-    rows = _Columns(REMOVED)
-    published = list(parts)
-    for i, row_nos in sorted(losers.items()):
-        table = pq.read_table(parts[i])
-        mask = pa.array([n not in row_nos for n in range(table.num_rows)])
-        for rec in table.filter(pc.invert(mask)).to_pylist():
-            aid = rec["article_id"]
-            where = "an earlier run" if aid in existing else "#".join(map(str, winners[aid][2:]))
-            rows.add(
-                article_id=aid,
-                position=None,
-                text=rec["text"],
-                reason="duplicate_article",
-                detail=f"same canonical URL as the kept record ({where})",
-                matched_article_id=aid,
-                matched_position=None,
-                source_path=rec["source_path"],
-                record_no=rec["record_no"],
-                **stamp,
+            key = match_key(text) if len(text) >= self.min_chars else ""
+            if key:
+                self.fingerprinted.append(len(self.rows))
+                self.keys.append(key)
+            self.rows.add(
+                article_id=a.article_id,
+                source_path=a.source_path,
+                record_no=a.record_no,
+                published_at=a.published_at,
+                line=line,
+                position=position,
+                chars=len(text),
+                key=text_key(key) if key else None,
+                text=text,
             )
-        published[i] = parts[i].with_name(parts[i].stem + "-k.parquet")
-        write_parquet(table.filter(mask), published[i], ARTICLES, meta)
-    return published, rows.table(), len(rows)
 
-
-def _next_manifest(store: Store, plan: Plan, replaced: set[str]) -> pa.Table:
-    old = store.read("manifest")
-    keep = old.filter(
-        pc.invert(pc.is_in(old["path"], value_set=pa.array(sorted(replaced), pa.string())))
-    )
-    rows = _Columns(MANIFEST)
-    for f in plan.files:
-        rows.add(path=f.path, size=f.size, mtime_ns=f.mtime_ns, sha256=f.sha256, run_id=plan.run_id)
-    return pa.concat_tables([keep, rows.table()]).sort_by("path")
-
-
-def _run_row(plan: Plan, summary: RunSummary, finished: datetime) -> pa.Table:
-    return pa.Table.from_pylist(
-        [
-            {
-                "run_id": plan.run_id,
-                "mode": plan.mode,
-                "started_at": plan.started_at,
-                "finished_at": finished,
-                "files": summary.files_processed,
-                "records": summary.records,
-                "articles": summary.articles_written,
-                "removed": sum(summary.removed.values()),
-                "rejected": summary.rejected,
-                "summary": json.dumps(summary.to_dict(), sort_keys=True),
-                "config_hash": plan.config_hash,
-                "version": __version__,
-            }
-        ],
-        schema=RUNS,
-    )
+    def table(self) -> pa.Table:
+        bands = np.zeros((len(self.rows), BANDS), dtype=np.uint32)
+        if self.keys:
+            bands[self.fingerprinted] = fingerprints(self.keys)
+        column = pa.FixedSizeListArray.from_arrays(pa.array(bands.ravel()), BANDS)
+        table = self.rows.table()
+        return table.add_column(INDEX.get_field_index("bands"), INDEX.field("bands"), column)
 
 
 # -- without Prefect -------------------------------------------------------------------------

@@ -8,6 +8,8 @@ a removal came from: two records can share an article id when they share a URL),
 
 from __future__ import annotations
 
+from typing import Any
+
 import pyarrow as pa
 
 SCHEMA_VERSION = "1"
@@ -61,6 +63,33 @@ REJECTED = pa.schema(
     ]
 )
 
+# The persistent paragraph index, under .newsclean/: every line of every live article's text
+# after in-article cleaning, with what corpus-wide matching needs (pipeline/corpus.py).
+INDEX = pa.schema(
+    [
+        pa.field("article_id", pa.string(), nullable=False),
+        pa.field("source_path", pa.string(), nullable=False),
+        pa.field("record_no", pa.int32(), nullable=False),
+        pa.field("published_at", _TS),
+        pa.field("line", pa.int32(), nullable=False),  # line of the article's text
+        pa.field("position", pa.int32(), nullable=False),  # paragraph position in the input
+        pa.field("chars", pa.int32(), nullable=False),
+        pa.field("key", pa.uint64()),  # exact-copy hash; null: too short to be a duplicate
+        pa.field("bands", pa.list_(pa.uint32(), 64), nullable=False),  # LSH band keys
+        pa.field("text", pa.string(), nullable=False),
+    ]
+)
+
+# Verified copies between texts (by key): they depend on the two texts only.
+EDGES = pa.schema(
+    [
+        pa.field("a", pa.uint64(), nullable=False),
+        pa.field("b", pa.uint64(), nullable=False),
+        pa.field("score", pa.float32(), nullable=False),
+        pa.field("kind", pa.string(), nullable=False),  # ratio | contained (a in b)
+    ]
+)
+
 # Bookkeeping, under .newsclean/: which raw files were taken, and the run history.
 MANIFEST = pa.schema(
     [
@@ -90,3 +119,24 @@ RUNS = pa.schema(
 )
 
 DATASETS: dict[str, pa.Schema] = {"articles": ARTICLES, "removed": REMOVED, "rejected": REJECTED}
+# Part directories of a snapshot that readers do not see (no link under data/clean/).
+STATE_PARTS: dict[str, pa.Schema] = {"index": INDEX, "edges": EDGES}
+PARTS: dict[str, pa.Schema] = {**DATASETS, **STATE_PARTS}
+
+
+class Columns:
+    """Column lists for one dataset, turned into a table against its schema."""
+
+    def __init__(self, schema: pa.Schema) -> None:
+        self.schema = schema
+        self.cols: dict[str, list[Any]] = {name: [] for name in schema.names}
+
+    def add(self, **row: Any) -> None:
+        for name, values in self.cols.items():
+            values.append(row[name])
+
+    def table(self) -> pa.Table:
+        return pa.Table.from_pydict(self.cols, schema=self.schema)
+
+    def __len__(self) -> int:
+        return len(self.cols[self.schema.names[0]])

@@ -8,6 +8,7 @@ Layout of ``data/clean/``::
     .newsclean/
         current -> snapshots/<run_id>            (swapped with one rename: the commit)
         snapshots/<run_id>/{articles,removed,rejected}/part-*.parquet
+        snapshots/<run_id>/{index,edges}/part-*.parquet  (paragraph index: pipeline/corpus.py)
         snapshots/<run_id>/manifest.parquet      (raw files taken, with size and hash)
         snapshots/<run_id>/runs.parquet          (run history)
         staging/<run_id>/...                     (a run's parts before it commits)
@@ -34,7 +35,7 @@ import pyarrow.parquet as pq
 
 from pipeline import __version__
 from pipeline.errors import DatasetError, LockedError
-from pipeline.schema import DATASETS, MANIFEST, RUNS, SCHEMA_VERSION
+from pipeline.schema import DATASETS, MANIFEST, PARTS, RUNS, SCHEMA_VERSION
 
 STATE_DIR = ".newsclean"
 KEEP_SNAPSHOTS = 3  # the current one and two before it, for readers still holding old paths
@@ -95,8 +96,8 @@ class Store:
 
     def read(self, dataset: str, columns: list[str] | None = None) -> pa.Table:
         """A whole committed dataset (or some columns), empty with its schema if none."""
-        schema = DATASETS.get(dataset) or {"manifest": MANIFEST, "runs": RUNS}[dataset]
-        if dataset in DATASETS:
+        schema = PARTS.get(dataset) or {"manifest": MANIFEST, "runs": RUNS}[dataset]
+        if dataset in PARTS:
             paths = self.parts(dataset)
         else:
             snap = self.current()
@@ -174,7 +175,7 @@ class Store:
         snap = self.snapshots / run_id
         if snap.exists():
             shutil.rmtree(snap)
-        for dataset in DATASETS:
+        for dataset in PARTS:
             d = snap / dataset
             d.mkdir(parents=True)
             for src in keep_parts.get(dataset, []):

@@ -27,8 +27,8 @@ def test_run_prints_a_summary_and_exits_0_with_rejected_records(
     out = capsys.readouterr().out
     assert code == 0
     assert "committed" in out.splitlines()[0]
-    assert "  rejected records           5" in out
-    assert "  removed: duplicate_span    1" in out
+    assert "  rejected records            5" in out
+    assert "  removed: duplicate_span     1" in out
     assert main(["stats", "--clean", str(tmp_path / "c")]) == 0
     stats = capsys.readouterr().out
     assert "articles  12 rows" in stats and "duplicate_span         1" in stats

@@ -39,7 +39,8 @@ def test_flow_runs_the_sample_and_publishes_a_table_artifact(
     assert summary["committed"] and summary["articles_written"] == 12 and summary["rejected"] == 5
     assert summary["removed"] == {
         "boilerplate_rule": 12,
-        "duplicate_exact": 1,
+        "duplicate_article": 1,  # the syndicated copy of a wire story
+        "duplicate_exact": 5,  # its four paragraphs, and one repeated in an article
         "duplicate_near": 1,
         "duplicate_span": 1,
     }

@@ -34,7 +34,7 @@ def test_sample_run_readable_by_pyarrow_pandas_and_duckdb(sample_raw: Path, tmp_
     clean = tmp_path / "clean"
     summary = run_pipeline(sample_raw, clean, CFG, workers=1)
     assert summary.committed
-    assert summary.dataset_rows == {"articles": 12, "removed": 15, "rejected": 5}
+    assert summary.dataset_rows == {"articles": 12, "removed": 20, "rejected": 5}
     for dataset, n in summary.dataset_rows.items():
         assert ds.dataset(clean / dataset, partitioning="hive").count_rows() == n
         assert len(pd.read_parquet(clean / dataset)) == n
@@ -139,13 +139,24 @@ def test_one_live_row_per_article_id(tmp_path: Path) -> None:
         article["article_id"],
     )
     assert dup["detail"] == "same canonical URL as the kept record (b.jsonl#0)"
-    # A later run that brings the same URL again: what is already there survives.
+    # A later run that brings the same URL, published earlier: the earliest wins whichever
+    # run read it, and the rows of the records that lost now point to it.
     (raw / "c.jsonl").write_text(json.dumps({**rec, "published_at": "2021-12-31"}) + "\n")
     run_pipeline(raw, clean, CFG, workers=1)
-    assert [a["source_path"] for a in rows(clean, "articles")] == ["b.jsonl"]
+    assert [a["source_path"] for a in rows(clean, "articles")] == ["c.jsonl"]
     assert sorted(
-        r["source_path"] for r in rows(clean, "removed") if r["reason"] == "duplicate_article"
-    ) == ["a.jsonl", "c.jsonl"]
+        (r["source_path"], r["detail"])
+        for r in rows(clean, "removed")
+        if r["reason"] == "duplicate_article"
+    ) == [
+        ("a.jsonl", "same canonical URL as the kept record (c.jsonl#0)"),
+        ("b.jsonl", "same canonical URL as the kept record (c.jsonl#0)"),
+    ]
+    # ... and a run with one more, later, copy changes nothing but adds its row.
+    (raw / "d.jsonl").write_text(json.dumps({**rec, "published_at": "2023-01-01"}) + "\n")
+    run_pipeline(raw, clean, CFG, workers=1)
+    assert [a["source_path"] for a in rows(clean, "articles")] == ["c.jsonl"]
+    assert len([r for r in rows(clean, "removed") if r["reason"] == "duplicate_article"]) == 3
 
 
 def test_output_does_not_depend_on_workers_or_shards(tmp_path: Path) -> None:
@@ -285,6 +296,7 @@ def test_backfill_by_published_date_retakes_the_files_of_that_range(
 def test_a_failed_commit_can_be_retried_with_nothing_lost(
     sample_raw: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from pipeline import commit as commit_module
     from pipeline import run as run_module
 
     clean = tmp_path / "clean"
@@ -312,8 +324,8 @@ def test_a_failed_commit_can_be_retried_with_nothing_lost(
 
     monkeypatch.setattr(Store, "_swap_current", fail_once)
     with pytest.raises(OSError):
-        run_module.commit_run(plan, results, CFG)
-    run_module.commit_run(plan, results, CFG)  # what Prefect's task retry does
+        commit_module.commit_run(plan, results, CFG)
+    commit_module.commit_run(plan, results, CFG)  # what Prefect's task retry does
     assert store.current() is not None and store.current().name == plan.run_id
     for dataset in ("articles", "removed", "rejected"):
         assert rows(clean, dataset) == rows(reference, dataset)

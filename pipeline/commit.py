@@ -1,0 +1,673 @@
+"""Step 3 of a run: decide across shards and earlier runs, then publish one snapshot.
+
+What the committed dataset holds is a function of the live raw records, not of the order in
+which runs met them:
+
+1. **One live row per article id** (a canonical URL): the record with the earliest
+   ``published_at`` (undated last), then the smallest (source_path, record_no), whichever run
+   read it. Losers leave a ``duplicate_article`` row.
+2. **Corpus-wide copies** (``pipeline.corpus``): candidates among the new paragraphs and the
+   persistent index, verified, then decisions over every live paragraph. Articles whose
+   decisions changed (new ones, and old ones that an earlier-published newcomer or a replaced
+   file affects) are written again from their indexed lines; the rest of the snapshot is
+   hard-linked.
+3. Parts that hold rows of replaced raw files, losers or revised articles are rewritten
+   without them (derived files get their own names, so a retried commit starts from the same
+   inputs), and ``Store.commit`` swaps the snapshot in.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from pipeline import __version__
+from pipeline.config import Config
+from pipeline.corpus import (
+    BANDS,
+    Decision,
+    Edge,
+    Paragraph,
+    candidate_pairs,
+    decide,
+    duplicate_articles,
+    verify_pairs,
+)
+from pipeline.records import Plan, RunSummary, ShardResult
+from pipeline.schema import (
+    ARTICLES,
+    DATASETS,
+    EDGES,
+    MANIFEST,
+    PARTS,
+    REMOVED,
+    RUNS,
+    Columns,
+)
+from pipeline.store import Store, parquet_metadata, write_parquet
+
+_CORPUS_REASONS = pa.array(["duplicate_exact", "duplicate_near", "duplicate_article"])
+_NO_DATE = datetime.max.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class _Record:
+    """Where one article row lives, and how it sorts among rows with its id."""
+
+    article_id: str
+    published_at: datetime | None
+    source_path: str
+    record_no: int
+    new: bool
+
+    @property
+    def order(self) -> tuple[Any, ...]:
+        return (
+            self.published_at is None,
+            self.published_at or _NO_DATE,
+            self.source_path,
+            self.record_no,
+        )
+
+    @property
+    def ref(self) -> tuple[str, int]:
+        return (self.source_path, self.record_no)
+
+
+def commit_run(plan: Plan, results: list[ShardResult], cfg: Config) -> RunSummary:
+    """Decide what survives across shards and earlier runs, then publish atomically."""
+    store = Store(plan.clean_root)
+    staging = store.staging(plan.run_id)
+    meta = parquet_metadata(plan.config_hash, plan.run_id)
+    stamp = {"run_id": plan.run_id, "ingested_at": plan.started_at}
+    replaced = set(plan.replaced) | {f.path for f in plan.files}
+    replaced_arr = pa.array(sorted(replaced), pa.string())
+
+    # Only the shards' own parts: files derived from them here get other names.
+    shard_glob = f"part-{plan.run_id}-[0-9][0-9][0-9][0-9][0-9].parquet"
+    new_parts = {d: sorted((staging / d).glob(shard_glob)) for d in PARTS}
+    old_parts = {d: store.parts(d) for d in PARTS}
+
+    # 1. One live record per article id.
+    records = _records(old_parts["articles"], replaced_arr, new=False)
+    records += _records(new_parts["articles"], None, new=True)
+    live: dict[str, _Record] = {}
+    for r in records:
+        if r.article_id not in live or r.order < live[r.article_id].order:
+            live[r.article_id] = r
+    losers = [r for r in records if live[r.article_id] is not r]
+    loser_refs = {r.ref for r in losers}
+
+    # 2. Corpus-wide copies.
+    index = _Index(old_parts["index"], new_parts["index"], replaced_arr, loser_refs)
+    old_edges = _read_edges(old_parts["edges"])
+    corpus = _corpus_decisions(index, live, old_edges, cfg) if cfg.dedup.across_articles else None
+    decisions = corpus.by_article if corpus else {}
+    dup_of = corpus.duplicate_of if corpus else {}
+    previous = _previous_decisions(old_parts["removed"], replaced_arr)
+    new_ids = {aid for aid, r in live.items() if r.new}
+    revised = {
+        aid
+        for aid, r in live.items()
+        if not r.new
+        and _signature(decisions.get(aid), dup_of.get(aid)) != previous.get(aid, frozenset())
+    }
+    rewrite = revised | new_ids  # articles whose corpus rows are written by this run
+
+    # 3. Parts.
+    keep: dict[str, list[Path]] = {d: [] for d in PARTS}
+    out: dict[str, list[Path]] = {d: [] for d in PARTS}
+    revised_rows: list[dict[str, Any]] = []
+
+    def derive(dataset: str, part: Path, drop: pa.Array, prefix: str) -> None:
+        if not pc.any(drop).as_py():
+            (out if part.parent.parent == staging else keep)[dataset].append(part)
+            return
+        table = pq.read_table(part).filter(pc.invert(drop))
+        if table.num_rows:
+            path = staging / dataset / f"{prefix}-{part.name}"
+            write_parquet(table, path, PARTS[dataset], meta)
+            out[dataset].append(path)
+
+    for part in old_parts["articles"]:
+        t = pq.read_table(part)
+        gone = _refs_mask(t, loser_refs)
+        mine = pc.is_in(t["article_id"], value_set=pa.array(sorted(revised), pa.string()))
+        drop = pc.or_(pc.or_(pc.is_in(t["source_path"], value_set=replaced_arr), gone), mine)
+        revised_rows += t.filter(
+            pc.and_(
+                mine, pc.invert(pc.or_(gone, pc.is_in(t["source_path"], value_set=replaced_arr)))
+            )
+        ).to_pylist()
+        derive("articles", part, drop, f"rw-{plan.run_id}")
+    for part in new_parts["articles"]:
+        t = pq.read_table(part)
+        gone = _refs_mask(t, loser_refs)
+        touched = pc.is_in(
+            t["article_id"], value_set=pa.array(sorted(set(decisions) | set(dup_of)), pa.string())
+        )
+        if pc.any(touched).as_py() or pc.any(gone).as_py():
+            rows = [
+                _apply(
+                    row,
+                    decisions.get(row["article_id"]),
+                    dup_of.get(row["article_id"]),
+                    index,
+                    None,
+                )
+                for row in t.filter(pc.invert(gone)).to_pylist()
+            ]
+            if rows:
+                path = part.with_name(part.stem + "-k.parquet")
+                write_parquet(pa.Table.from_pylist(rows, schema=ARTICLES), path, ARTICLES, meta)
+                out["articles"].append(path)
+        else:
+            out["articles"].append(part)
+    if revised_rows:
+        rows = [
+            _apply(
+                row, decisions.get(row["article_id"]), dup_of.get(row["article_id"]), index, stamp
+            )
+            for row in revised_rows
+        ]
+        path = staging / "articles" / f"part-{plan.run_id}-revised.parquet"
+        write_parquet(pa.Table.from_pylist(rows, schema=ARTICLES), path, ARTICLES, meta)
+        out["articles"].append(path)
+
+    # removed/: corpus rows of the articles decided again go, and are written anew; rows of
+    # records that lost their id to a newcomer now name the new winner.
+    rewrite_arr = pa.array(sorted(rewrite), pa.string())
+    extra = Columns(REMOVED)
+    for part in old_parts["removed"]:
+        t = pq.read_table(part)
+        own_id = pc.fill_null(pc.equal(t["matched_article_id"], t["article_id"]), False)
+        corpus_row = pc.and_(pc.is_in(t["reason"], value_set=_CORPUS_REASONS), pc.invert(own_id))
+        same_id = pc.and_(pc.equal(t["reason"], "duplicate_article"), own_id)
+        gone = pc.is_in(t["source_path"], value_set=replaced_arr)
+        renamed = pc.and_(
+            pc.and_(same_id, pc.is_in(t["article_id"], value_set=rewrite_arr)), pc.invert(gone)
+        )
+        for row in t.filter(renamed).to_pylist():
+            _loser_row(extra, row, live[row["article_id"]], stamp)
+        drop = pc.or_(
+            pc.or_(gone, renamed),
+            pc.and_(corpus_row, pc.is_in(t["article_id"], value_set=rewrite_arr)),
+        )
+        derive("removed", part, drop, f"rw-{plan.run_id}")
+    out["removed"] += new_parts["removed"]
+    n_renamed = len(extra)
+    _loser_rows(losers, live, new_parts["articles"], old_parts["articles"], extra, stamp)
+    n_same_id = len(extra) - n_renamed
+    n_corpus = _corpus_rows(rewrite, decisions, dup_of, live, index, extra, stamp)
+    if len(extra):
+        path = staging / "removed" / f"part-{plan.run_id}-decisions.parquet"
+        write_parquet(extra.table(), path, REMOVED, meta)
+        out["removed"].append(path)
+
+    for part in old_parts["rejected"]:
+        t = pq.read_table(part, columns=["source_path"])
+        derive(
+            "rejected",
+            part,
+            pc.is_in(t["source_path"], value_set=replaced_arr),
+            f"rw-{plan.run_id}",
+        )
+    out["rejected"] += new_parts["rejected"]
+
+    for part in old_parts["index"]:
+        t = pq.read_table(part, columns=["source_path", "record_no"])
+        drop = pc.or_(pc.is_in(t["source_path"], value_set=replaced_arr), _refs_mask(t, loser_refs))
+        derive("index", part, drop, f"rw-{plan.run_id}")
+    for part in new_parts["index"]:
+        t = pq.read_table(part, columns=["source_path", "record_no"])
+        derive("index", part, _refs_mask(t, loser_refs), "k")
+    edges = _live_edges(old_edges, corpus.new_edges if corpus else [], index.live_keys())
+    if corpus and (corpus.new_edges or edges.num_rows != old_edges.num_rows):
+        path = staging / "edges" / f"part-{plan.run_id}.parquet"
+        write_parquet(edges, path, EDGES, meta)
+        out["edges"].append(path)
+    else:
+        keep["edges"] += old_parts["edges"]
+
+    # Every dataset keeps at least one file, so readers always find its schema.
+    for dataset, schema in DATASETS.items():
+        if not keep[dataset] and not out[dataset]:
+            path = staging / dataset / f"part-{plan.run_id}-empty.parquet"
+            write_parquet(schema.empty_table(), path, schema, meta)
+            out[dataset].append(path)
+
+    summary = _summary(plan, results, n_same_id, n_corpus, decisions, dup_of, rewrite, keep, out)
+    runs = pa.concat_tables([store.read("runs"), _run_row(plan, summary)])
+    store.commit(plan.run_id, keep, out, _next_manifest(store, plan, replaced), runs)
+    return summary
+
+
+# -- records and the index -------------------------------------------------------------------
+
+
+def _records(parts: list[Path], replaced: pa.Array | None, new: bool) -> list[_Record]:
+    out = []
+    for part in parts:
+        t = pq.read_table(part, columns=["article_id", "published_at", "source_path", "record_no"])
+        if replaced is not None:
+            t = t.filter(pc.invert(pc.is_in(t["source_path"], value_set=replaced)))
+        for aid, pub, path, rec in zip(*(t[c].to_pylist() for c in t.column_names), strict=True):
+            out.append(_Record(aid, pub, path, rec, new))
+    return out
+
+
+def _refs_mask(t: pa.Table, refs: set[tuple[str, int]]) -> pa.Array:
+    if not refs:
+        return pa.array(np.zeros(t.num_rows, dtype=bool))
+    pairs = zip(t["source_path"].to_pylist(), t["record_no"].to_pylist(), strict=True)
+    return pa.array([ref in refs for ref in pairs], pa.bool_())
+
+
+class _Index:
+    """The live paragraph index: old parts (minus replaced files and losers) and new ones.
+
+    Holds every column but the text in memory; the text of a row is read from its part only
+    when a candidate pair or a rewritten article needs it.
+    """
+
+    _COLUMNS: ClassVar[list[str]] = [
+        "article_id",
+        "source_path",
+        "record_no",
+        "line",
+        "position",
+        "chars",
+        "key",
+    ]
+
+    def __init__(
+        self, old: list[Path], new: list[Path], replaced: pa.Array, losers: set[tuple[str, int]]
+    ) -> None:
+        self.parts = [*old, *new]
+        tables, bands, new_flags = [], [], []
+        for n, part in enumerate(self.parts):
+            t = pq.read_table(part, columns=[*self._COLUMNS, "bands"])
+            t = t.append_column("part", pa.array(np.full(t.num_rows, n, dtype=np.int32)))
+            t = t.append_column("row", pa.array(np.arange(t.num_rows, dtype=np.int64)))
+            drop = _refs_mask(t, losers)
+            if n < len(old):
+                drop = pc.or_(drop, pc.is_in(t["source_path"], value_set=replaced))
+            t = t.filter(pc.invert(drop))
+            bands.append(t["bands"].combine_chunks().flatten().to_numpy().reshape(-1, BANDS))
+            new_flags.append(np.full(t.num_rows, n >= len(old)))
+            tables.append(t.drop_columns(["bands"]))
+        self.table = pa.concat_tables(tables) if tables else None
+        self.bands = np.concatenate(bands) if bands else np.zeros((0, BANDS), np.uint32)
+        self.new = np.concatenate(new_flags) if new_flags else np.zeros(0, bool)
+        self._texts: dict[int, pa.ChunkedArray] = {}
+
+    def __len__(self) -> int:
+        return 0 if self.table is None else self.table.num_rows
+
+    def column(self, name: str) -> np.ndarray[Any, Any]:
+        assert self.table is not None
+        column: np.ndarray[Any, Any] = self.table[name].to_numpy(zero_copy_only=False)
+        return column
+
+    def live_keys(self) -> np.ndarray[Any, Any]:
+        if not len(self):
+            return np.zeros(0, np.uint64)
+        assert self.table is not None
+        keys: np.ndarray[Any, Any] = pc.drop_null(self.table["key"]).to_numpy()
+        return keys
+
+    def text(self, i: int) -> str:
+        assert self.table is not None
+        part = int(self.table["part"][i].as_py())
+        if part not in self._texts:
+            self._texts[part] = pq.read_table(self.parts[part], columns=["text"])["text"]
+        return str(self._texts[part][int(self.table["row"][i].as_py())].as_py())
+
+    def lines(self, article_id: str) -> list[tuple[int, int, str]]:
+        """(line, position, text) of every indexed line of one article, in order."""
+        rows = self._by_article().get(article_id, [])
+        return sorted((int(self._line[i]), int(self._position[i]), self.text(i)) for i in rows)
+
+    def _by_article(self) -> dict[str, list[int]]:
+        if not hasattr(self, "_rows_of"):
+            self._rows_of: dict[str, list[int]] = defaultdict(list)
+            if len(self):
+                for i, aid in enumerate(self.column("article_id")):
+                    self._rows_of[aid].append(i)
+                self._line = self.column("line")
+                self._position = self.column("position")
+        return self._rows_of
+
+
+@dataclass
+class _Corpus:
+    by_article: dict[str, list[Decision]]
+    duplicate_of: dict[str, tuple[str, float]]
+    new_edges: list[Edge]
+
+
+def _corpus_decisions(
+    index: _Index, live: dict[str, _Record], old_edges: pa.Table, cfg: Config
+) -> _Corpus:
+    if not len(index):
+        return _Corpus({}, {}, [])
+    rank = {
+        aid: n
+        for n, aid in enumerate(
+            sorted(
+                live,
+                key=lambda a: (live[a].published_at is None, live[a].published_at or _NO_DATE, a),
+            )
+        )
+    }
+    aids = index.column("article_id")
+    assert index.table is not None
+    has_key = pc.is_valid(index.table["key"]).to_numpy(zero_copy_only=False)
+    rows = np.flatnonzero(has_key)
+    keys = pc.fill_null(index.table["key"], 0).to_numpy().astype(np.uint64)
+    lines = index.column("line")
+    ranks = np.array([rank[a] for a in aids], dtype=np.int64)
+    order = rows[np.lexsort((lines[rows], ranks[rows]))]
+    # One representative per distinct text: its first row in corpus order.
+    _, first = np.unique(keys[order], return_index=True)
+    reps = order[np.sort(first)]
+    old_keys = set(keys[~index.new & has_key].tolist())
+    rep_new = np.array([int(k) not in old_keys for k in keys[reps]], dtype=bool)
+    pairs = candidate_pairs(index.bands[reps], rep_new)
+    new_edges = verify_pairs(pairs, keys[reps], lambda i: index.text(int(reps[i])), cfg.dedup)
+    edges = [
+        Edge(int(a), int(b), float(s), str(k))
+        for a, b, s, k in zip(
+            *(old_edges[c].to_pylist() for c in ("a", "b", "score", "kind")), strict=True
+        )
+    ] + new_edges
+    # Only texts that occur twice or have an edge can be decided against.
+    counts = Counter(keys[rows].tolist())
+    linked = {e.a for e in edges} | {e.b for e in edges}
+    involved = [i for i in rows.tolist() if counts[int(keys[i])] > 1 or int(keys[i]) in linked]
+    positions, chars = index.column("position"), index.column("chars")
+    paragraphs = [
+        Paragraph(
+            int(ranks[i]),
+            int(lines[i]),
+            str(aids[i]),
+            int(positions[i]),
+            int(keys[i]),
+            int(chars[i]),
+        )
+        for i in involved
+    ]
+    decisions = decide(paragraphs, edges)
+    by_article: dict[str, list[Decision]] = defaultdict(list)
+    for d in decisions:
+        by_article[d.article_id].append(d)
+    total: dict[str, int] = defaultdict(int)
+    for aid, n in zip(aids.tolist(), chars.tolist(), strict=True):
+        total[aid] += n
+    dup_of = duplicate_articles(decisions, total, cfg.dedup.article_coverage)
+    return _Corpus(dict(by_article), dup_of, new_edges)
+
+
+def _read_edges(parts: list[Path]) -> pa.Table:
+    if not parts:
+        return EDGES.empty_table()
+    return pa.concat_tables([pq.read_table(p, schema=EDGES) for p in parts])
+
+
+def _live_edges(old: pa.Table, new: list[Edge], live_keys: np.ndarray[Any, Any]) -> pa.Table:
+    table = pa.concat_tables(
+        [
+            old,
+            pa.table(
+                {
+                    "a": pa.array([e.a for e in new], pa.uint64()),
+                    "b": pa.array([e.b for e in new], pa.uint64()),
+                    "score": pa.array([e.score for e in new], pa.float32()),
+                    "kind": pa.array([e.kind for e in new], pa.string()),
+                },
+                schema=EDGES,
+            ),
+        ]
+    )
+    live = pa.array(np.unique(live_keys), pa.uint64())
+    mask = pc.and_(pc.is_in(table["a"], value_set=live), pc.is_in(table["b"], value_set=live))
+    return table.filter(mask).sort_by([("a", "ascending"), ("b", "ascending")])
+
+
+# -- decisions, as rows ----------------------------------------------------------------------
+
+
+def _signature(
+    decisions: list[Decision] | None, dup_of: tuple[str, float] | None
+) -> frozenset[tuple[Any, ...]]:
+    """What an article's corpus rows in removed/ say, to tell whether they changed."""
+    sig: set[tuple[Any, ...]] = {
+        (d.position, d.reason, d.detail, d.matched_article_id, d.matched_position)
+        for d in decisions or ()
+    }
+    if dup_of:
+        sig.add((None, "duplicate_article", _article_detail(dup_of), dup_of[0], None))
+    return frozenset(sig)
+
+
+def _article_detail(dup_of: tuple[str, float]) -> str:
+    return f"{dup_of[1]:.2f} of its characters copy an earlier article"
+
+
+def _previous_decisions(
+    parts: list[Path], replaced: pa.Array
+) -> dict[str, frozenset[tuple[Any, ...]]]:
+    cols = [
+        "article_id",
+        "position",
+        "reason",
+        "detail",
+        "matched_article_id",
+        "matched_position",
+        "source_path",
+    ]
+    prev: dict[str, set[tuple[Any, ...]]] = defaultdict(set)
+    for part in parts:
+        t = pq.read_table(part, columns=cols)
+        mask = pc.and_(
+            pc.and_(
+                pc.is_in(t["reason"], value_set=_CORPUS_REASONS),
+                pc.fill_null(pc.not_equal(t["matched_article_id"], t["article_id"]), False),
+            ),
+            pc.invert(pc.is_in(t["source_path"], value_set=replaced)),
+        )
+        for row in t.filter(mask).to_pylist():
+            prev[row["article_id"]].add(
+                (
+                    row["position"],
+                    row["reason"],
+                    row["detail"],
+                    row["matched_article_id"],
+                    row["matched_position"],
+                )
+            )
+    return {aid: frozenset(s) for aid, s in prev.items()}
+
+
+def _apply(
+    row: dict[str, Any],
+    decisions: list[Decision] | None,
+    dup_of: tuple[str, float] | None,
+    index: _Index,
+    stamp: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The article row with its corpus decisions applied to its indexed lines."""
+    removed = {d.line for d in decisions or ()}
+    lines = index.lines(row["article_id"])
+    kept = [text for line, _, text in lines if line not in removed]
+    out = dict(row)
+    out["text"] = "\n".join(kept)
+    out["n_paragraphs_out"] = len(kept)
+    out["duplicate_of"] = dup_of[0] if dup_of else None
+    if stamp:
+        out.update(stamp)
+    return out
+
+
+def _corpus_rows(
+    rewrite: Iterable[str],
+    decisions: dict[str, list[Decision]],
+    dup_of: dict[str, tuple[str, float]],
+    live: dict[str, _Record],
+    index: _Index,
+    rows: Columns,
+    stamp: dict[str, Any],
+) -> int:
+    n = 0
+    for aid in sorted(rewrite):
+        rec = live[aid]
+        texts = {line: text for line, _, text in index.lines(aid)} if aid in decisions else {}
+        for d in sorted(decisions.get(aid, ()), key=lambda d: d.line):
+            rows.add(
+                article_id=aid,
+                position=d.position,
+                text=texts[d.line],
+                reason=d.reason,
+                detail=d.detail,
+                matched_article_id=d.matched_article_id,
+                matched_position=d.matched_position,
+                source_path=rec.source_path,
+                record_no=rec.record_no,
+                **stamp,
+            )
+            n += 1
+        if aid in dup_of:
+            rows.add(
+                article_id=aid,
+                position=None,
+                text="",
+                reason="duplicate_article",
+                detail=_article_detail(dup_of[aid]),
+                matched_article_id=dup_of[aid][0],
+                matched_position=None,
+                source_path=rec.source_path,
+                record_no=rec.record_no,
+                **stamp,
+            )
+            n += 1
+    return n
+
+
+def _loser_rows(
+    losers: list[_Record],
+    live: dict[str, _Record],
+    new_parts: list[Path],
+    old_parts: list[Path],
+    rows: Columns,
+    stamp: dict[str, Any],
+) -> None:
+    """A ``duplicate_article`` row, with its text, for each record that lost its article id."""
+    if not losers:
+        return
+    refs = {r.ref for r in losers}
+    for part in [*old_parts, *new_parts]:
+        t = pq.read_table(part, columns=["article_id", "text", "source_path", "record_no"])
+        for rec in t.filter(_refs_mask(t, refs)).to_pylist():
+            _loser_row(rows, rec, live[rec["article_id"]], stamp)
+
+
+def _loser_row(rows: Columns, rec: dict[str, Any], winner: _Record, stamp: dict[str, Any]) -> None:
+    rows.add(
+        article_id=rec["article_id"],
+        position=None,
+        text=rec["text"],
+        reason="duplicate_article",
+        detail=f"same canonical URL as the kept record ({winner.source_path}#{winner.record_no})",
+        matched_article_id=rec["article_id"],
+        matched_position=None,
+        source_path=rec["source_path"],
+        record_no=rec["record_no"],
+        **stamp,
+    )
+
+
+# -- bookkeeping -----------------------------------------------------------------------------
+
+
+def _summary(
+    plan: Plan,
+    results: list[ShardResult],
+    n_same_id: int,
+    n_corpus: int,
+    decisions: dict[str, list[Decision]],
+    dup_of: dict[str, tuple[str, float]],
+    rewrite: set[str],
+    keep: dict[str, list[Path]],
+    out: dict[str, list[Path]],
+) -> RunSummary:
+    summary = RunSummary(run_id=plan.run_id, mode=plan.mode, committed=True)
+    summary.files_processed = len(plan.files)
+    summary.files_unchanged = plan.unchanged
+    summary.files_seen = len(plan.files) + plan.unchanged
+    summary.bytes_processed = sum(r.bytes for r in results)
+    summary.records = sum(r.records for r in results)
+    summary.rejected = sum(r.rejected for r in results)
+    summary.articles_duplicate_id = n_same_id
+    summary.articles_written = sum(r.articles for r in results) - n_same_id
+    reasons: Counter[str] = Counter()
+    for r in results:
+        reasons.update(r.removed)
+    reasons["duplicate_article"] += n_same_id
+    for aid in rewrite:
+        for d in decisions.get(aid, ()):
+            reasons[d.reason] += 1
+        reasons["duplicate_article"] += aid in dup_of
+    summary.removed = {k: v for k, v in sorted(reasons.items()) if v}
+    summary.dataset_rows = {
+        d: sum(pq.ParquetFile(p).metadata.num_rows for p in keep[d] + out[d]) for d in DATASETS
+    }
+    for part in out["articles"]:
+        t = pq.read_table(part, columns=["n_paragraphs_in", "n_paragraphs_out", "run_id"])
+        mine = t.filter(pc.equal(t["run_id"], plan.run_id))
+        summary.paragraphs_in += pc.sum(mine["n_paragraphs_in"]).as_py() or 0
+        summary.paragraphs_out += pc.sum(mine["n_paragraphs_out"]).as_py() or 0
+    summary.seconds = (datetime.now(UTC) - plan.started_at).total_seconds()
+    return summary
+
+
+def _next_manifest(store: Store, plan: Plan, replaced: set[str]) -> pa.Table:
+    old = store.read("manifest")
+    keep = old.filter(
+        pc.invert(pc.is_in(old["path"], value_set=pa.array(sorted(replaced), pa.string())))
+    )
+    rows = Columns(MANIFEST)
+    for f in plan.files:
+        rows.add(path=f.path, size=f.size, mtime_ns=f.mtime_ns, sha256=f.sha256, run_id=plan.run_id)
+    return pa.concat_tables([keep, rows.table()]).sort_by("path")
+
+
+def _run_row(plan: Plan, summary: RunSummary) -> pa.Table:
+    return pa.Table.from_pylist(
+        [
+            {
+                "run_id": plan.run_id,
+                "mode": plan.mode,
+                "started_at": plan.started_at,
+                "finished_at": datetime.now(UTC),
+                "files": summary.files_processed,
+                "records": summary.records,
+                "articles": summary.articles_written,
+                "removed": sum(summary.removed.values()),
+                "rejected": summary.rejected,
+                "summary": json.dumps(summary.to_dict(), sort_keys=True, default=str),
+                "config_hash": plan.config_hash,
+                "version": __version__,
+            }
+        ],
+        schema=RUNS,
+    )

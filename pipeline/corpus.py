@@ -1,0 +1,244 @@
+"""Near-duplicate paragraphs and articles across the whole corpus, and across runs.
+
+Each kept paragraph of every article (a *line* of its text after in-article cleaning) has a
+row in the persistent paragraph index: its text, a hash of its match key (the exact copy
+test) and its LSH band keys (``pipeline.minhash``). A run:
+
+1. **candidates**: pairs of distinct texts that share a band key, at least one of them new
+   (pairs of old texts were judged by the run that brought them);
+2. **verification**: rapidfuzz on each candidate only, ``fuzz.ratio`` with ``score_cutoff``,
+   else ``fuzz.partial_ratio`` for a shorter text contained in a longer one, and the facts guard
+   of ``pipeline.dedup.same_facts`` on the aligned text, so that a template with other numbers
+   or names is not a copy; verified pairs (*edges*) are stored, they depend on the texts only;
+3. **decisions**, from the edges alone, over every live paragraph, in the order of their
+   articles (earliest ``published_at`` first, undated last, ties by smallest article_id): a
+   paragraph that copies a kept paragraph of an earlier article is removed, with that copy,
+   its position and the score; the rest is kept. An article most of whose characters copy one
+   earlier article gets ``duplicate_of``.
+
+The decisions are a function of the set of live articles, never of file order, worker count or
+run history: two runs over two halves of a corpus decide what one run over all of it decides.
+
+Parameters, measured by bench/dedup_params.py (README): shingles of 5 words, 128 bins,
+64 bands of 2 rows, which finds 0.997 of paragraph pairs with ``fuzz.ratio`` >= 83.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from rapidfuzz import fuzz
+
+from pipeline.config import DedupConfig
+from pipeline.dedup import same_facts
+from pipeline.minhash import band_keys, signatures
+
+SHINGLE = 5
+BINS = 128
+BANDS = 64
+ROWS = 2
+# A bucket (texts sharing one band key) of more than this many texts pairs each text only with
+# the BUCKET_CAP texts before it: a boilerplate-like template shared by thousands of paragraphs
+# would otherwise cost millions of comparisons. Copies of one story are far fewer.
+BUCKET_CAP = 64
+MIN_CONTAINED = 80  # a contained text must be at least this long (characters)
+
+I64 = npt.NDArray[np.int64]
+U64 = npt.NDArray[np.uint64]
+U32 = npt.NDArray[np.uint32]
+
+
+def text_key(key: str) -> int:
+    """The exact-copy hash of a match key, as an unsigned 64-bit integer."""
+    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "little")
+
+
+def fingerprints(keys: list[str]) -> U32:
+    """LSH band keys, one row of ``BANDS`` values per match key."""
+    return band_keys(signatures(keys, BINS, SHINGLE), BANDS, ROWS)
+
+
+def candidate_pairs(bands: U32, new: npt.NDArray[np.bool_]) -> I64:
+    """Pairs ``(i, j)``, ``i < j``, of rows that share a band key, at least one of them new.
+
+    Rows are distinct texts in corpus order (so that a capped bucket pairs each text with the
+    texts just before it, the likeliest first copies). Returns an ``(m, 2)`` array, sorted.
+    """
+    n = bands.shape[0]
+    found: list[U64] = []
+    for b in range(bands.shape[1]):
+        order = np.argsort(bands[:, b], kind="stable")
+        values = bands[order, b]
+        same_as_prev = np.concatenate(([False], values[1:] == values[:-1]))
+        in_group = same_as_prev | np.concatenate((same_as_prev[1:], [False]))
+        if not in_group.any():
+            continue
+        members = order[in_group]
+        group = np.cumsum(~same_as_prev[in_group])
+        for k in range(1, BUCKET_CAP + 1):
+            if k >= members.size:
+                break
+            same = group[k:] == group[:-k]
+            if not same.any():
+                break
+            lo, hi = members[:-k][same], members[k:][same]
+            keep = new[lo] | new[hi]
+            lo, hi = lo[keep], hi[keep]
+            a, c = np.minimum(lo, hi), np.maximum(lo, hi)
+            found.append(a.astype(np.uint64) * np.uint64(n) + c.astype(np.uint64))
+    if not found:
+        return np.zeros((0, 2), dtype=np.int64)
+    flat = np.unique(np.concatenate(found))
+    return np.stack(
+        ((flat // np.uint64(n)).astype(np.int64), (flat % np.uint64(n)).astype(np.int64)), 1
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Edge:
+    """Two texts verified as copies: ``fuzz.ratio`` (either may be removed), or ``contained``
+    (``a`` is contained in ``b``: only ``a`` may be removed for it)."""
+
+    a: int  # text key
+    b: int
+    score: float
+    kind: str  # "ratio" | "contained"
+
+
+def verify(a: str, b: str, cfg: DedupConfig) -> tuple[float, str, bool] | None:
+    """Score, kind and whether ``a`` is the contained one, when ``a`` and ``b`` are copies.
+
+    >>> cfg = DedupConfig()
+    >>> verify("Shares of Acme rose 5% on Monday after the results.",
+    ...        "Shares of Acme rose 5% on Monday, after the results.", cfg)[:2]
+    (99.0, 'ratio')
+    >>> verify("Shares of Acme rose 5% on Monday after the results.",
+    ...        "Shares of Acme rose 7% on Monday after the results.", cfg) is None
+    True
+    """
+    t = cfg.near_threshold
+    score = fuzz.ratio(a, b, score_cutoff=t)
+    if score and same_facts(a, b):
+        return round(score, 1), "ratio", len(a) <= len(b)
+    short, long = (a, b) if len(a) <= len(b) else (b, a)
+    if len(short) < MIN_CONTAINED or len(short) > 0.85 * len(long):
+        return None
+    aligned = fuzz.partial_ratio_alignment(short, long, score_cutoff=t)
+    if aligned is None or not same_facts(short, long[aligned.dest_start : aligned.dest_end]):
+        return None
+    return round(aligned.score, 1), "contained", short is a
+
+
+def verify_pairs(
+    pairs: I64, keys: U64, text_of: Callable[[int], str], cfg: DedupConfig
+) -> list[Edge]:
+    """The candidate pairs (indices into ``keys``) that are copies, as edges between keys."""
+    edges = []
+    for i, j in pairs.tolist():
+        ta, tb = text_of(i), text_of(j)
+        found = verify(ta, tb, cfg)
+        if found is None:
+            continue
+        score, kind, a_is_contained = found
+        ka, kb = int(keys[i]), int(keys[j])
+        if kind == "contained" and not a_is_contained:
+            ka, kb = kb, ka
+        elif kind == "ratio" and kb < ka:
+            ka, kb = kb, ka  # a ratio edge has no direction: store it one way only
+        edges.append(Edge(ka, kb, score, kind))
+    return edges
+
+
+@dataclass(frozen=True, slots=True)
+class Paragraph:
+    """One fingerprinted line of a live article, as the decision pass needs it."""
+
+    rank: int  # the article's place in corpus order
+    line: int
+    article_id: str
+    position: int
+    key: int
+    chars: int
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """A paragraph removed as a copy of a kept paragraph of an earlier article."""
+
+    article_id: str
+    line: int
+    position: int
+    reason: str  # duplicate_exact | duplicate_near
+    detail: str
+    matched_article_id: str
+    matched_position: int
+    chars: int
+
+
+def decide(paragraphs: Iterable[Paragraph], edges: Iterable[Edge]) -> list[Decision]:
+    """Keep the first copy of each text, in corpus order; every later copy is a Decision.
+
+    A paragraph is removed when a paragraph kept before it, in another article, has the same
+    text (``duplicate_exact``) or an edge to it (``duplicate_near``: the earliest such copy).
+    A removed paragraph is no one's first copy, so every decision points to a kept paragraph.
+    """
+    neighbours: dict[int, list[tuple[int, float, str]]] = defaultdict(list)
+    for e in edges:
+        neighbours[e.a].append((e.b, e.score, e.kind))
+        if e.kind == "ratio":
+            neighbours[e.b].append((e.a, e.score, e.kind))
+    first_kept: dict[int, Paragraph] = {}
+    decisions = []
+    for p in sorted(paragraphs, key=lambda p: (p.rank, p.line)):
+        kept = first_kept.get(p.key)
+        if kept is not None and kept.article_id != p.article_id:
+            decisions.append(
+                _decision(p, kept, "duplicate_exact", "exact copy of an earlier article")
+            )
+            continue
+        best: tuple[Paragraph, float, str] | None = None
+        for other, score, kind in neighbours.get(p.key, ()):
+            q = first_kept.get(other)
+            if q is None or q.article_id == p.article_id:
+                continue
+            if best is None or (q.rank, q.line) < (best[0].rank, best[0].line):
+                best = (q, score, kind)
+        if best is not None:
+            q, score, kind = best
+            detail = (
+                f"fuzz.ratio={score:.1f}"
+                if kind == "ratio"
+                else f"contained: fuzz.partial_ratio={score:.1f}"
+            )
+            decisions.append(_decision(p, q, "duplicate_near", detail))
+            continue
+        first_kept.setdefault(p.key, p)
+    return decisions
+
+
+def _decision(p: Paragraph, q: Paragraph, reason: str, detail: str) -> Decision:
+    return Decision(
+        p.article_id, p.line, p.position, reason, detail, q.article_id, q.position, p.chars
+    )
+
+
+def duplicate_articles(
+    decisions: Iterable[Decision], article_chars: dict[str, int], coverage: float
+) -> dict[str, tuple[str, float]]:
+    """Articles whose removed copies of one earlier article make up at least ``coverage`` of
+    their characters: article id -> (that article, share)."""
+    copied: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for d in decisions:
+        copied[d.article_id][d.matched_article_id] += d.chars
+    out = {}
+    for aid, by_source in copied.items():
+        source, chars = min(by_source.items(), key=lambda kv: (-kv[1], kv[0]))
+        total = article_chars.get(aid, 0)
+        if total and chars >= coverage * total:
+            out[aid] = (source, chars / total)
+    return out
