@@ -180,15 +180,21 @@ def chunks(paragraph: str, rnd: Rnd) -> Iterator[str]:
 
 def shingles(paragraph: str) -> set[int]:
     """CRC32 of every run of SHINGLE_WORDS words, numbers left out (the whole text if
-    shorter): what two paragraphs on one template, or quoting each other, share."""
-    words = _WORD.findall(paragraph.casefold())
-    key = " ".join(words)
-    if len(words) <= SHINGLE_WORDS:
-        return {zlib.crc32(key.encode())}
-    return {
-        zlib.crc32(" ".join(words[i : i + SHINGLE_WORDS]).encode())
+    shorter), and of its lower-case words: what two paragraphs on one template, or quoting
+    each other, share."""
+    words = _WORD.findall(paragraph)
+    folded = [w.casefold() for w in words]
+    marks = {
+        zlib.crc32(" ".join(folded[i : i + SHINGLE_WORDS]).encode())
         for i in range(len(words) - SHINGLE_WORDS + 1)
     }
+    marks.add(zlib.crc32(" ".join(folded[:SHINGLE_WORDS]).encode()))
+    # Its lower-case words alone: a forum's "Last edited by NAME on DATE" line, or a vote
+    # count with other names and figures.
+    skeleton = [w for w in words if w.islower()]
+    if len(skeleton) >= 4:
+        marks.add(zlib.crc32(("skeleton: " + " ".join(skeleton)).encode()))
+    return marks
 
 
 def clean_article(paragraphs: list[str], cfg: DedupConfig) -> bool:

@@ -111,7 +111,8 @@ class Edge:
 
 
 def verify(a: str, b: str, cfg: DedupConfig) -> tuple[float, str, bool] | None:
-    """Score, kind and whether ``a`` is the contained one, when ``a`` and ``b`` are copies.
+    """Score, kind, and for ``contained`` whether ``a`` is the contained text, when ``a`` and
+    ``b`` are copies.
 
     >>> cfg = DedupConfig()
     >>> verify("Shares of Acme rose 5% on Monday after the results.",
@@ -124,7 +125,7 @@ def verify(a: str, b: str, cfg: DedupConfig) -> tuple[float, str, bool] | None:
     t = cfg.near_threshold
     score = fuzz.ratio(a, b, score_cutoff=t)
     if score and same_facts(a, b):
-        return round(score, 1), "ratio", len(a) <= len(b)
+        return round(score, 1), "ratio", False
     short, long = (a, b) if len(a) <= len(b) else (b, a)
     if len(short) < MIN_CONTAINED or len(short) > 0.85 * len(long):
         return None
