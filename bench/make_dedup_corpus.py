@@ -96,7 +96,7 @@ from rapidfuzz import fuzz, process
 
 from pipeline.boilerplate import RuleSet, load_rules
 from pipeline.config import DedupConfig
-from pipeline.dedup import find_duplicates, match_key, same_facts
+from pipeline.dedup import MIN_FUZZY_SENTENCE, find_duplicates, match_key, same_facts
 from pipeline.ids import article_id
 from pipeline.markup import looks_like_html
 from pipeline.repair import fix_line
@@ -128,7 +128,10 @@ VARIANTS = ("", "verbatim", "edited", "wrapped", "numbers", "names", "template")
 LANG_ALIASES = {"ua": "uk", "cz": "cs"}
 
 # Real paragraphs: no URL, e-mail, markup, tables, tabs or ellipsis runs; ending a sentence.
-_UNWANTED = re.compile(r"https?:|www\.|@|©|[|<>{}\[\]#*\t_=~^\\]|\.{4,}|\s[-–—•·]\s*$")
+_UNWANTED = re.compile(
+    r"https?:|www\.|@|©|[|<>{}\[\]#*\t_=~^\\]|\.{4,}|\s[-–—•·]\s*$"
+    r"|[A-Za-z][\u0400-\u04ff]|[\u0400-\u04ff][A-Za-z]"  # Latin look-alikes in Cyrillic words
+)
 _ENDS_SENTENCE = re.compile(r"[.!?…][\"'”’»“)]*$")
 _NUMBER = re.compile(r"\d+")
 _WORD = re.compile(r"[^\W\d_]+")
@@ -203,8 +206,35 @@ def clean_article(paragraphs: list[str], cfg: DedupConfig) -> bool:
     return (
         split_paragraphs(text) == paragraphs
         and not looks_like_html(text)
-        and not find_duplicates(paragraphs, cfg)
+        and not repeats_inside(paragraphs, cfg)
     )
+
+
+def repeats_inside(paragraphs: list[str], cfg: DedupConfig) -> bool:
+    """False only if ``find_duplicates`` can find nothing: no two sentences (as the pipeline
+    cuts them) share a ``match_key`` or, from MIN_FUZZY_SENTENCE characters on, reach
+    ``fuzz.ratio`` >= the near threshold, and no two paragraphs do. (A sufficient test, and
+    cheaper than find_duplicates: one cdist.)"""
+    keys: set[str] = set()
+    long: list[str] = []
+    for p in paragraphs:
+        for sentence in split_sentences(p):
+            key = match_key(sentence)
+            if key in keys:
+                return True
+            if key:
+                keys.add(key)
+            if len(sentence) >= MIN_FUZZY_SENTENCE:
+                long.append(sentence)
+    for texts in (paragraphs, long):
+        if len(texts) > 1:
+            scores = process.cdist(
+                texts, texts, scorer=fuzz.ratio, score_cutoff=cfg.near_threshold, dtype=np.uint8
+            )
+            np.fill_diagonal(scores, 0)
+            if scores.any():
+                return True
+    return False
 
 
 def load_real(corpora: Path, rules: RuleSet, cfg: DedupConfig, rnd: Rnd) -> list[RealDoc]:
@@ -231,7 +261,33 @@ def load_real(corpora: Path, rules: RuleSet, cfg: DedupConfig, rnd: Rnd) -> list
             kept = [p for i, p in enumerate(kept) if i not in drop]
         if kept and clean_article(kept, cfg):
             docs.append(RealDoc(lang, " ".join(doc.title.split())[:200], kept))
-    return docs
+    return drop_look_alikes(docs, cfg)
+
+
+def drop_look_alikes(docs: list[RealDoc], cfg: DedupConfig) -> list[RealDoc]:
+    """Short paragraphs (< 300 characters) with fuzz.ratio >= 70 to an earlier one of their
+    language go: short paraphrases of one story ("X did not immediately respond to a request
+    for comment") that share no run of words. Long ones that share no run are far apart."""
+    short: dict[str, list[tuple[int, int]]] = {}
+    for d, doc in enumerate(docs):
+        for i, p in enumerate(doc.paragraphs):
+            if len(p) < 300:
+                short.setdefault(doc.lang, []).append((d, i))
+    drop: set[tuple[int, int]] = set()
+    for refs in short.values():
+        texts = [docs[d].paragraphs[i] for d, i in refs]
+        scores = process.cdist(
+            texts, texts, scorer=fuzz.ratio, score_cutoff=70, dtype=np.uint8, workers=-1
+        )
+        for a, b in zip(*np.nonzero(np.triu(scores, 1)), strict=True):
+            if refs[int(a)] not in drop:
+                drop.add(refs[int(b)])
+    out = []
+    for d, doc in enumerate(docs):
+        kept = [p for i, p in enumerate(doc.paragraphs) if (d, i) not in drop]
+        if kept and (len(kept) == len(doc.paragraphs) or clean_article(kept, cfg)):
+            out.append(RealDoc(doc.lang, doc.title, kept))
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -259,12 +315,18 @@ def balanced(sentence: str) -> str:
 
 
 class Markov:
-    """A word-level Markov chain of order 2 over real sentences of one language."""
+    """A word-level Markov chain of order 2 over real sentences of one language, that backs
+    off to order 1 at BACKOFF of its steps: order 2 alone, on a few MB of text, follows the
+    one continuation it knows for long runs, and two walks from one start tell the same
+    sentence for 20 words."""
+
+    BACKOFF = 0.25
 
     def __init__(self, sentences: Iterable[str]) -> None:
         self.words: list[str] = [""]  # id 0 ends a sentence
         ids: dict[str, int] = {"": 0}
         self.next: dict[int, list[int]] = {}
+        self.next1: dict[int, list[int]] = {}
         self.starts: list[int] = []
         for sentence in sentences:
             tokens = sentence.split()
@@ -281,6 +343,7 @@ class Markov:
             self.starts.append(seq[0] * _STATE + seq[1])
             for a, b, c in zip(seq, seq[1:], seq[2:], strict=False):
                 self.next.setdefault(a * _STATE + b, []).append(c)
+                self.next1.setdefault(b, []).append(c)
         assert len(self.words) < _STATE
 
     def sentence(self, rnd: Rnd, max_tokens: int = 60) -> str | None:
@@ -288,10 +351,12 @@ class Markov:
         state = self.starts[int(rnd.random() * len(self.starts))]
         b = state % _STATE
         out = [state // _STATE, b]
-        nxt = self.next
+        nxt, nxt1, backoff = self.next, self.next1, self.BACKOFF
         random_ = rnd.random
         while True:
-            options = nxt[state]
+            options = nxt.get(state) if random_() >= backoff else None
+            if options is None:
+                options = nxt1[b]
             c = options[int(random_() * len(options))]
             if c == 0:
                 break
@@ -366,28 +431,55 @@ def build_languages(docs: Sequence[RealDoc]) -> dict[str, Language]:
     return langs
 
 
+class Seen:
+    """A set of strings as a bitmap of their CRC32 (512 MB, whatever the count; a collision
+    only costs a sentence that could have been used)."""
+
+    def __init__(self) -> None:
+        self.bits = bytearray(1 << 29)
+
+    def add_new(self, marks: list[bytes]) -> bool:
+        """Add all marks and return True if none was there; else add nothing, return False."""
+        bits = self.bits
+        hashes = [zlib.crc32(m) for m in marks]
+        if any(bits[h >> 3] & (1 << (h & 7)) for h in hashes):
+            return False
+        for h in hashes:
+            bits[h >> 3] |= 1 << (h & 7)
+        return True
+
+
+def sentence_marks(sentence: str) -> list[bytes]:
+    """Its match_key and every run of 8 of its words: a sentence of the corpus shares none of
+    them with another one."""
+    key = match_key(sentence)
+    words = key.split()
+    marks = [key.encode()]
+    marks.extend(" ".join(words[i : i + 8]).encode() for i in range(len(words) - 7))
+    return marks
+
+
 class Synth:
-    """New paragraphs and titles from the Markov chains; each sentence is used once."""
+    """New paragraphs and titles from the Markov chains. A sentence shares no run of 8 words
+    (and is not equal by match_key) with any other sentence of the corpus, real or made."""
 
     def __init__(self, langs: dict[str, Language], rules: RuleSet, real: Sequence[RealDoc]):
         self.langs = langs
         self.rules = rules
-        self.used: set[int] = set()
+        self.seen = Seen()
         for doc in real:
             for p in doc.paragraphs:
                 for s in split_sentences(p):
-                    self.used.add(zlib.crc32(match_key(s).encode()))
+                    self.seen.add_new(sentence_marks(s))
 
-    def sentence(self, lang: Language, rnd: Rnd) -> str | None:
+    def sentence(self, lang: Language, rnd: Rnd, max_len: float) -> str | None:
         assert lang.markov is not None
         s = lang.markov.sentence(rnd)
-        if s is None or len(s) < 25 or not _ENDS_SENTENCE.search(s):
+        if s is None or not 25 <= len(s) <= max_len or not _ENDS_SENTENCE.search(s):
             return None
         s = balanced(s)
-        mark = zlib.crc32(match_key(s).encode())
-        if mark in self.used or _UNWANTED.search(s):
+        if _UNWANTED.search(s) or not self.seen.add_new(sentence_marks(s)):
             return None
-        self.used.add(mark)
         return s
 
     def paragraph(self, lang: Language, rnd: Rnd, target: int | None = None) -> str:
@@ -397,11 +489,9 @@ class Synth:
         while True:
             parts: list[str] = []
             size = -1
-            for _ in range(200):
-                s = self.sentence(lang, rnd)
+            for _ in range(300):
+                s = self.sentence(lang, rnd, max(target * 1.3 - size - 1, 60))
                 if s is None:
-                    continue
-                if parts and size + 1 + len(s) > target * 1.3:
                     continue
                 parts.append(s)
                 size += 1 + len(s)
@@ -1201,27 +1291,31 @@ def write_truth(gen: Generator, path: Path) -> Counter[str]:
             for pid in range(start, start + count):
                 s = int(survivor[pid])
                 gen_kind = int(kind[pid])
+                root = int(cluster[pid])
                 origin: str | None = None
+                ratio: float | None = None
+                variant = VARIANTS[led.variant[pid]] or None
                 if s != pid:
                     name = "quote" if gen_kind == QUOTE else "copy"
                     origin = pid_name(s)
+                    if gen_kind not in (COPY, QUOTE):
+                        # The first of its cluster, which lost a tie to a copy of it: as far
+                        # from the survivor as the survivor is from it.
+                        counts["first_made_lost_a_tie"] += 1
+                        variant = VARIANTS[led.variant[s]] or None
+                    ratio = float(led.ratio[pid if gen_kind in (COPY, QUOTE) else s])
                     if a_file[article[s]] > a_file[a]:
                         counts["copies_in_earlier_file"] += 1
                     if published[article[s]] == published[a]:
                         counts["copies_tied_with_origin"] += 1
-                elif gen_kind == DECOY:
+                elif kind[root] == DECOY:  # the decoy, or a copy of it that won a tie
                     name = "decoy"
-                    t = int(led.template[pid])
-                    origin = pid_name(int(survivor[t]))
-                elif gen_kind in (COPY, QUOTE):  # a tie won by the later-made copy
-                    name = "original"
-                    counts["copies_that_survive_a_tie"] += 1
+                    origin = pid_name(int(survivor[led.template[root]]))
+                    ratio = float(led.ratio[root])
+                    variant = VARIANTS[led.variant[root]] or None
                 else:
                     name = "original"
-                # The first of a cluster that lost a tie to a copy of it: as far from the
-                # survivor as the survivor is from it.
-                about = s if name == "copy" and gen_kind == ORIGINAL else pid
-                variant = VARIANTS[led.variant[about]] or None
+                    variant = "template" if VARIANTS[led.variant[root]] == "template" else None
                 counts[name] += 1
                 counts[f"{name}_{variant or 'plain'}"] += 1
                 row = {
@@ -1229,7 +1323,7 @@ def write_truth(gen: Generator, path: Path) -> Counter[str]:
                     "position": int(position[pid]),
                     "kind": name,
                     "origin": origin,
-                    "ratio": float(led.ratio[about]) if name != "original" else None,
+                    "ratio": ratio,
                     "variant": variant,
                 }
                 out.write(json.dumps(row, ensure_ascii=False) + "\n")

@@ -176,6 +176,8 @@ def summary_rows(s: RunSummary) -> list[dict[str, Any]]:
     rows += [{"what": f"removed: {reason}", "value": n} for reason, n in s.removed.items()]
     rows += [{"what": f"dataset rows: {d}", "value": n} for d, n in s.dataset_rows.items()]
     rows.append({"what": "seconds", "value": round(s.seconds, 2)})
+    if s.corpus_seconds:
+        rows.append({"what": "seconds in corpus dedup", "value": round(s.corpus_seconds, 2)})
     return rows
 
 

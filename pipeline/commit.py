@@ -19,6 +19,7 @@ which runs met them:
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -109,9 +110,11 @@ def commit_run(plan: Plan, results: list[ShardResult], cfg: Config) -> RunSummar
     loser_refs = {r.ref for r in losers}
 
     # 2. Corpus-wide copies.
+    t0 = time.perf_counter()
     index = _Index(old_parts["index"], new_parts["index"], replaced_arr, loser_refs)
     old_edges = _read_edges(old_parts["edges"])
     corpus = _corpus_decisions(index, live, old_edges, cfg) if cfg.dedup.across_articles else None
+    corpus_seconds = time.perf_counter() - t0
     decisions = corpus.by_article if corpus else {}
     dup_of = corpus.duplicate_of if corpus else {}
     previous = _previous_decisions(old_parts["removed"], replaced_arr)
@@ -162,7 +165,7 @@ def commit_run(plan: Plan, results: list[ShardResult], cfg: Config) -> RunSummar
                     row,
                     decisions.get(row["article_id"]),
                     dup_of.get(row["article_id"]),
-                    index,
+                    None,
                     None,
                 )
                 for row in t.filter(pc.invert(gone)).to_pylist()
@@ -247,6 +250,7 @@ def commit_run(plan: Plan, results: list[ShardResult], cfg: Config) -> RunSummar
             out[dataset].append(path)
 
     summary = _summary(plan, results, n_same_id, n_corpus, decisions, dup_of, rewrite, keep, out)
+    summary.corpus_seconds = corpus_seconds
     runs = pa.concat_tables([store.read("runs"), _run_row(plan, summary)])
     store.commit(plan.run_id, keep, out, _next_manifest(store, plan, replaced), runs)
     return summary
@@ -309,7 +313,9 @@ class _Index:
         self.table = pa.concat_tables(tables) if tables else None
         self.bands = np.concatenate(bands) if bands else np.zeros((0, BANDS), np.uint32)
         self.new = np.concatenate(new_flags) if new_flags else np.zeros(0, bool)
-        self._texts: dict[int, pa.ChunkedArray] = {}
+        self._texts: dict[int, pa.Array] = {}
+        self._part = self.column("part") if len(self) else np.zeros(0, np.int32)
+        self._row = self.column("row") if len(self) else np.zeros(0, np.int64)
 
     def __len__(self) -> int:
         return 0 if self.table is None else self.table.num_rows
@@ -327,11 +333,11 @@ class _Index:
         return keys
 
     def text(self, i: int) -> str:
-        assert self.table is not None
-        part = int(self.table["part"][i].as_py())
+        part = int(self._part[i])
         if part not in self._texts:
-            self._texts[part] = pq.read_table(self.parts[part], columns=["text"])["text"]
-        return str(self._texts[part][int(self.table["row"][i].as_py())].as_py())
+            column = pq.read_table(self.parts[part], columns=["text"])["text"]
+            self._texts[part] = column.combine_chunks()
+        return str(self._texts[part][int(self._row[i])].as_py())
 
     def lines(self, article_id: str) -> list[tuple[int, int, str]]:
         """(line, position, text) of every indexed line of one article, in order."""
@@ -404,6 +410,7 @@ def _corpus_decisions(
             int(positions[i]),
             int(keys[i]),
             int(chars[i]),
+            i,
         )
         for i in involved
     ]
@@ -503,13 +510,18 @@ def _apply(
     row: dict[str, Any],
     decisions: list[Decision] | None,
     dup_of: tuple[str, float] | None,
-    index: _Index,
+    index: _Index | None,
     stamp: dict[str, Any] | None,
 ) -> dict[str, Any]:
-    """The article row with its corpus decisions applied to its indexed lines."""
+    """The article row with its corpus decisions applied: to the lines of its text as the
+    shard wrote it (``index`` None), or to its indexed lines (a row written by an earlier
+    run holds only what that run kept)."""
     removed = {d.line for d in decisions or ()}
-    lines = index.lines(row["article_id"])
-    kept = [text for line, _, text in lines if line not in removed]
+    if index is None:
+        lines = row["text"].split("\n") if row["text"] else []
+    else:
+        lines = [text for _, _, text in index.lines(row["article_id"])]
+    kept = [text for line, text in enumerate(lines) if line not in removed]
     out = dict(row)
     out["text"] = "\n".join(kept)
     out["n_paragraphs_out"] = len(kept)
@@ -531,12 +543,11 @@ def _corpus_rows(
     n = 0
     for aid in sorted(rewrite):
         rec = live[aid]
-        texts = {line: text for line, _, text in index.lines(aid)} if aid in decisions else {}
         for d in sorted(decisions.get(aid, ()), key=lambda d: d.line):
             rows.add(
                 article_id=aid,
                 position=d.position,
-                text=texts[d.line],
+                text=index.text(d.row),
                 reason=d.reason,
                 detail=d.detail,
                 matched_article_id=d.matched_article_id,

@@ -29,13 +29,14 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
 from rapidfuzz import fuzz
 
 from pipeline.config import DedupConfig
-from pipeline.dedup import same_facts
+from pipeline.dedup import match_key, same_facts
 from pipeline.minhash import band_keys, signatures
 
 SHINGLE = 5
@@ -46,6 +47,10 @@ ROWS = 2
 # the BUCKET_CAP texts before it: a boilerplate-like template shared by thousands of paragraphs
 # would otherwise cost millions of comparisons. Copies of one story are far fewer.
 BUCKET_CAP = 64
+# A pair must share at least this many band keys: one shared band is mostly two texts that
+# share a sentence or a phrase; copies share far more (on bench/make_dedup_corpus.py's corpus,
+# 99.2% of true copies share 3 or more of the 64, and requiring 3 cuts candidates 5.7 times).
+MIN_SHARED_BANDS = 3
 MIN_CONTAINED = 80  # a contained text must be at least this long (characters)
 
 I64 = npt.NDArray[np.int64]
@@ -93,7 +98,8 @@ def candidate_pairs(bands: U32, new: npt.NDArray[np.bool_]) -> I64:
             found.append(a.astype(np.uint64) * np.uint64(n) + c.astype(np.uint64))
     if not found:
         return np.zeros((0, 2), dtype=np.int64)
-    flat = np.unique(np.concatenate(found))
+    flat, shared = np.unique(np.concatenate(found), return_counts=True)
+    flat = flat[shared >= min(MIN_SHARED_BANDS, bands.shape[1])]
     return np.stack(
         ((flat // np.uint64(n)).astype(np.int64), (flat % np.uint64(n)).astype(np.int64)), 1
     )
@@ -129,10 +135,21 @@ def verify(a: str, b: str, cfg: DedupConfig) -> tuple[float, str, bool] | None:
     short, long = (a, b) if len(a) <= len(b) else (b, a)
     if len(short) < MIN_CONTAINED or len(short) > 0.85 * len(long):
         return None
+    # partial_ratio costs the product of the lengths: first a cheap test that most of the
+    # short text's words occur in the long one at all.
+    words = _words(short)
+    if len(words & _words(long)) < 0.8 * len(words):
+        return None
     aligned = fuzz.partial_ratio_alignment(short, long, score_cutoff=t)
     if aligned is None or not same_facts(short, long[aligned.dest_start : aligned.dest_end]):
         return None
     return round(aligned.score, 1), "contained", short is a
+
+
+@lru_cache(maxsize=1 << 16)
+def _words(text: str) -> frozenset[str]:
+    """A text's distinct words; cached, as a text meets several candidates."""
+    return frozenset(match_key(text).split())
 
 
 def verify_pairs(
@@ -165,6 +182,7 @@ class Paragraph:
     position: int
     key: int
     chars: int
+    row: int = -1  # where the caller keeps it (the index row)
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +197,7 @@ class Decision:
     matched_article_id: str
     matched_position: int
     chars: int
+    row: int = -1
 
 
 def decide(paragraphs: Iterable[Paragraph], edges: Iterable[Edge]) -> list[Decision]:
@@ -224,7 +243,7 @@ def decide(paragraphs: Iterable[Paragraph], edges: Iterable[Edge]) -> list[Decis
 
 def _decision(p: Paragraph, q: Paragraph, reason: str, detail: str) -> Decision:
     return Decision(
-        p.article_id, p.line, p.position, reason, detail, q.article_id, q.position, p.chars
+        p.article_id, p.line, p.position, reason, detail, q.article_id, q.position, p.chars, p.row
     )
 
 

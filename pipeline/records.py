@@ -155,6 +155,7 @@ class RunSummary:
     paragraphs_out: int = 0
     dataset_rows: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    corpus_seconds: float = 0.0  # the corpus-wide step: candidates, verification, decisions
     message: str = ""
 
     def to_dict(self) -> dict[str, Any]:
