@@ -265,13 +265,13 @@ def load_real(corpora: Path, rules: RuleSet, cfg: DedupConfig, rnd: Rnd) -> list
 
 
 def drop_look_alikes(docs: list[RealDoc], cfg: DedupConfig) -> list[RealDoc]:
-    """Short paragraphs (< 300 characters) with fuzz.ratio >= 70 to an earlier one of their
+    """Short paragraphs (< 200 characters) with fuzz.ratio >= 70 to an earlier one of their
     language go: short paraphrases of one story ("X did not immediately respond to a request
     for comment") that share no run of words. Long ones that share no run are far apart."""
     short: dict[str, list[tuple[int, int]]] = {}
     for d, doc in enumerate(docs):
         for i, p in enumerate(doc.paragraphs):
-            if len(p) < 300:
+            if len(p) < 200:
                 short.setdefault(doc.lang, []).append((d, i))
     drop: set[tuple[int, int]] = set()
     for refs in short.values():
@@ -450,18 +450,18 @@ class Seen:
 
 
 def sentence_marks(sentence: str) -> list[bytes]:
-    """Its match_key and every run of 8 of its words: a sentence of the corpus shares none of
-    them with another one."""
+    """Its match_key, its first 6 words and every run of 8 of its words: a sentence of the
+    corpus shares none of them with another one."""
     key = match_key(sentence)
     words = key.split()
-    marks = [key.encode()]
+    marks = [key.encode(), ("^ " + " ".join(words[:6])).encode()]
     marks.extend(" ".join(words[i : i + 8]).encode() for i in range(len(words) - 7))
     return marks
 
 
 class Synth:
-    """New paragraphs and titles from the Markov chains. A sentence shares no run of 8 words
-    (and is not equal by match_key) with any other sentence of the corpus, real or made."""
+    """New paragraphs and titles from the Markov chains. A sentence shares no run of 8 words,
+    no first 6 words and no match_key with any other sentence of the corpus, real or made."""
 
     def __init__(self, langs: dict[str, Language], rules: RuleSet, real: Sequence[RealDoc]):
         self.langs = langs
@@ -478,9 +478,7 @@ class Synth:
         if s is None or not 25 <= len(s) <= max_len or not _ENDS_SENTENCE.search(s):
             return None
         s = balanced(s)
-        if _UNWANTED.search(s) or not self.seen.add_new(sentence_marks(s)):
-            return None
-        return s
+        return s if self.seen.add_new(sentence_marks(s)) else None
 
     def paragraph(self, lang: Language, rnd: Rnd, target: int | None = None) -> str:
         if target is None:

@@ -19,8 +19,9 @@ test) and its LSH band keys (``pipeline.minhash``). A run:
 The decisions are a function of the set of live articles, never of file order, worker count or
 run history: two runs over two halves of a corpus decide what one run over all of it decides.
 
-Parameters, measured by bench/dedup_params.py (README): shingles of 5 words, 128 bins,
-64 bands of 2 rows, which finds 0.997 of paragraph pairs with ``fuzz.ratio`` >= 83.
+Parameters, measured by bench/dedup_params.py against all pairs (README): shingles of 4 words
+(5-word shingles miss short paragraphs with a word inserted every few words), 128 bins, 64
+bands of 2 rows, a pair sharing at least 3 bands.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from pipeline.config import DedupConfig
 from pipeline.dedup import match_key, same_facts
 from pipeline.minhash import band_keys, signatures
 
-SHINGLE = 5
+SHINGLE = 4
 BINS = 128
 BANDS = 64
 ROWS = 2
@@ -48,8 +49,7 @@ ROWS = 2
 # would otherwise cost millions of comparisons. Copies of one story are far fewer.
 BUCKET_CAP = 64
 # A pair must share at least this many band keys: one shared band is mostly two texts that
-# share a sentence or a phrase; copies share far more (on bench/make_dedup_corpus.py's corpus,
-# 99.2% of true copies share 3 or more of the 64, and requiring 3 cuts candidates 5.7 times).
+# share a sentence or a phrase; copies share far more (bench/dedup_params.py).
 MIN_SHARED_BANDS = 3
 MIN_CONTAINED = 80  # a contained text must be at least this long (characters)
 
@@ -68,7 +68,12 @@ def fingerprints(keys: list[str]) -> U32:
     return band_keys(signatures(keys, BINS, SHINGLE), BANDS, ROWS)
 
 
-def candidate_pairs(bands: U32, new: npt.NDArray[np.bool_]) -> I64:
+def candidate_pairs(
+    bands: U32,
+    new: npt.NDArray[np.bool_],
+    min_shared: int = MIN_SHARED_BANDS,
+    cap: int = BUCKET_CAP,
+) -> I64:
     """Pairs ``(i, j)``, ``i < j``, of rows that share a band key, at least one of them new.
 
     Rows are distinct texts in corpus order (so that a capped bucket pairs each text with the
@@ -85,7 +90,7 @@ def candidate_pairs(bands: U32, new: npt.NDArray[np.bool_]) -> I64:
             continue
         members = order[in_group]
         group = np.cumsum(~same_as_prev[in_group])
-        for k in range(1, BUCKET_CAP + 1):
+        for k in range(1, cap + 1):
             if k >= members.size:
                 break
             same = group[k:] == group[:-k]
@@ -99,7 +104,7 @@ def candidate_pairs(bands: U32, new: npt.NDArray[np.bool_]) -> I64:
     if not found:
         return np.zeros((0, 2), dtype=np.int64)
     flat, shared = np.unique(np.concatenate(found), return_counts=True)
-    flat = flat[shared >= min(MIN_SHARED_BANDS, bands.shape[1])]
+    flat = flat[shared >= min(min_shared, bands.shape[1])]
     return np.stack(
         ((flat // np.uint64(n)).astype(np.int64), (flat % np.uint64(n)).astype(np.int64)), 1
     )
