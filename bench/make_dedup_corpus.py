@@ -77,6 +77,7 @@ import argparse
 import bisect
 import heapq
 import json
+import multiprocessing
 import random
 import re
 import sys
@@ -346,9 +347,13 @@ class Markov:
                 self.next1.setdefault(b, []).append(c)
         assert len(self.words) < _STATE
 
-    def sentence(self, rnd: Rnd, max_tokens: int = 60) -> str | None:
-        """One new sentence, or None if the walk ran too long."""
-        state = self.starts[int(rnd.random() * len(self.starts))]
+    def sentence(
+        self, rnd: Rnd, part: tuple[int, int] = (0, 1), max_tokens: int = 60
+    ) -> str | None:
+        """One new sentence, or None if the walk ran too long. ``part`` (k, n): start from
+        the k-th of n shares of the sentence starts only."""
+        k, n = part
+        state = self.starts[k + n * int(rnd.random() * ((len(self.starts) - k + n - 1) // n))]
         b = state % _STATE
         out = [state // _STATE, b]
         nxt, nxt1, backoff = self.next, self.next1, self.BACKOFF
@@ -432,16 +437,17 @@ def build_languages(docs: Sequence[RealDoc]) -> dict[str, Language]:
 
 
 class Seen:
-    """A set of strings as a bitmap of their CRC32 (512 MB, whatever the count; a collision
-    only costs a sentence that could have been used)."""
+    """A set of strings as a bitmap of their CRC32, 2**bits bits (a collision only costs a
+    sentence that could have been used)."""
 
-    def __init__(self) -> None:
-        self.bits = bytearray(1 << 29)
+    def __init__(self, bits: int) -> None:
+        self.bits = bytearray(1 << (bits - 3))
+        self.mask = (1 << bits) - 1
 
     def add_new(self, marks: list[bytes]) -> bool:
         """Add all marks and return True if none was there; else add nothing, return False."""
-        bits = self.bits
-        hashes = [zlib.crc32(m) for m in marks]
+        bits, mask = self.bits, self.mask
+        hashes = [zlib.crc32(m) & mask for m in marks]
         if any(bits[h >> 3] & (1 << (h & 7)) for h in hashes):
             return False
         for h in hashes:
@@ -460,35 +466,37 @@ def sentence_marks(sentence: str) -> list[bytes]:
 
 
 class Synth:
-    """New paragraphs and titles from the Markov chains. A sentence shares no run of 8 words,
-    no first 6 words and no match_key with any other sentence of the corpus, real or made."""
+    """New paragraphs of one language from its Markov chain. A sentence shares no run of 8
+    words, no first 6 words and no match_key with any other sentence of the language in the
+    corpus, real or made."""
 
-    def __init__(self, langs: dict[str, Language], rules: RuleSet, real: Sequence[RealDoc]):
-        self.langs = langs
-        self.rules = rules
-        self.seen = Seen()
-        for doc in real:
-            for p in doc.paragraphs:
-                for s in split_sentences(p):
-                    self.seen.add_new(sentence_marks(s))
+    def __init__(
+        self, lang: Language, real: Iterable[str], bits: int, part: tuple[int, int] = (0, 1)
+    ) -> None:
+        self.lang = lang
+        self.part = part
+        self.rules = load_rules(True, ())
+        self.seen = Seen(bits)
+        for sentence in real:
+            self.seen.add_new(sentence_marks(sentence))
 
-    def sentence(self, lang: Language, rnd: Rnd, max_len: float) -> str | None:
-        assert lang.markov is not None
-        s = lang.markov.sentence(rnd)
+    def sentence(self, rnd: Rnd, max_len: float) -> str | None:
+        assert self.lang.markov is not None
+        s = self.lang.markov.sentence(rnd, self.part)
         if s is None or not 25 <= len(s) <= max_len or not _ENDS_SENTENCE.search(s):
             return None
         s = balanced(s)
         return s if self.seen.add_new(sentence_marks(s)) else None
 
-    def paragraph(self, lang: Language, rnd: Rnd, target: int | None = None) -> str:
-        if target is None:
-            target = lang.lengths[int(rnd.random() * len(lang.lengths))]
-        target = max(target, 80)
+    def paragraph(self, rnd: Rnd) -> str:
+        """Sentences up to a length drawn from the language's real paragraph lengths."""
+        lengths = self.lang.lengths
+        target = max(lengths[int(rnd.random() * len(lengths))], 80)
         while True:
             parts: list[str] = []
             size = -1
             for _ in range(300):
-                s = self.sentence(lang, rnd, max(target * 1.3 - size - 1, 60))
+                s = self.sentence(rnd, max(target * 1.3 - size - 1, 60))
                 if s is None:
                     continue
                 parts.append(s)
@@ -499,12 +507,95 @@ class Synth:
             if len(p) >= MIN_PARAGRAPH and len(p) <= 2 * MAX_PARAGRAPH and not self.rules.match(p):
                 return p
 
-    def title(self, lang: Language, rnd: Rnd) -> str:
-        while True:
-            s = lang.markov.sentence(rnd) if lang.markov else None
-            if s:
-                words = _QUOTES.sub("", s).split()[: rnd.randint(5, 11)]
-                return " ".join(words).rstrip(".,;:!?…–—-")
+
+def _produce(
+    lang: Language, real: list[str], bits: int, part: tuple[int, int], seed: str, queue: Any
+) -> None:
+    """A stream process: batches of new articles (title, paragraphs) of one language, for ever.
+    Each is clean (``clean_article``) and as long as a real article of the language."""
+    synth = Synth(lang, real, bits, part)
+    cfg = DedupConfig()
+    rnd = random.Random(seed)
+    while True:
+        batch: list[tuple[str, list[str]]] = []
+        while len(batch) < STREAM_BATCH:
+            n = lang.sizes[int(rnd.random() * len(lang.sizes))]
+            paragraphs = [synth.paragraph(rnd) for _ in range(max(n, 1))]
+            if clean_article(paragraphs, cfg):
+                batch.append((make_title(lang, rnd), paragraphs))
+        queue.put(batch)
+
+
+STREAM_BATCH = 20
+
+
+class Streams:
+    """Processes making synthetic articles (the Markov walks and checks are most of the time
+    at 1M paragraphs): one per language, two for a language with over a quarter of the text
+    (each walking from its own half of the sentence starts), started on first use. Each has
+    its own random seed and sentence set, so what a stream yields depends on the seed only,
+    not on timing or on the other streams."""
+
+    def __init__(self, langs: dict[str, Language], real: Sequence[RealDoc], seed: int) -> None:
+        self.real = real
+        self.seed = seed
+        self.context = multiprocessing.get_context("fork")
+        self.queues: dict[str, Any] = {}
+        self.buffers: dict[str, deque[tuple[str, list[str]]]] = {}
+        self.processes: list[Any] = []
+        total = sum(lang.weight for lang in langs.values())
+        self.parts = {code: 2 if lang.weight > total / 4 else 1 for code, lang in langs.items()}
+        self.turn: Counter[str] = Counter()
+
+    def article(self, lang: Language) -> tuple[str, list[str]]:
+        """The next synthetic article of the language: its title and paragraphs."""
+        parts = self.parts[lang.code]
+        part = self.turn[lang.code] % parts
+        self.turn[lang.code] += 1
+        name = f"{lang.code}#{part}"
+        buffer = self.buffers.get(name)
+        if buffer is None:
+            buffer = self.buffers[name] = deque()
+            queue = self.queues[name] = self.context.Queue(maxsize=4)
+            real = [
+                s
+                for doc in self.real
+                if doc.lang == lang.code
+                for p in doc.paragraphs
+                for s in split_sentences(p)
+            ]
+            bits = 32 if parts > 1 else 30
+            args = (lang, real, bits, (part, parts), f"{self.seed}:{name}", queue)
+            worker = self.context.Process(target=_produce, args=args, daemon=True)
+            worker.start()
+            self.processes.append(worker)
+        if not buffer:
+            buffer.extend(self.queues[name].get())
+        return buffer.popleft()
+
+    def paragraph(self, lang: Language, shorter_than: int) -> str | None:
+        """A paragraph shorter than that from the next articles (tries three)."""
+        for _ in range(3):
+            for p in self.article(lang)[1]:
+                if len(p) < shorter_than:
+                    return p
+        return None
+
+    def close(self) -> None:
+        for worker in self.processes:
+            worker.terminate()
+        for worker in self.processes:
+            worker.join()
+
+
+def make_title(lang: Language, rnd: Rnd) -> str:
+    """A headline: the first words of a new sentence."""
+    assert lang.markov is not None
+    while True:
+        s = lang.markov.sentence(rnd)
+        if s:
+            words = _QUOTES.sub("", s).split()[: rnd.randint(5, 11)]
+            return " ".join(words).rstrip(".,;:!?…–—-")
 
 
 # --------------------------------------------------------------------------------------------
@@ -876,7 +967,7 @@ class Generator:
         self.real = load_real(corpora, self.rules, self.cfg, self.rnd)
         self.rnd.shuffle(self.real)
         self.langs = build_languages(self.real)
-        self.synth = Synth(self.langs, self.rules, self.real)
+        self.streams = Streams(self.langs, list(self.real), seed)
         self.synth_langs = [lang for lang in self.langs.values() if lang.markov is not None]
         self.synth_weights = list(np.cumsum([lang.weight for lang in self.synth_langs]))
         self.target = target
@@ -961,15 +1052,8 @@ class Generator:
             doc = self.real.pop()
             return self.langs[doc.lang], doc.title, doc.paragraphs
         lang = self.pick_lang()
-        n = lang.sizes[int(self.rnd.random() * len(lang.sizes))]
-        return lang, self.synth.title(lang, self.rnd), self.synth_article(lang, n)
-
-    def synth_article(self, lang: Language, n: int) -> list[str]:
-        while True:
-            paragraphs = [self.synth.paragraph(lang, self.rnd) for _ in range(max(n, 1))]
-            if clean_article(paragraphs, self.cfg):
-                return paragraphs
-            self.stats["synthetic_articles_redone"] += 1
+        title, paragraphs = self.streams.article(lang)
+        return lang, title, paragraphs
 
     def when(self) -> int:
         progress = self.ledger.paragraphs / self.target
@@ -1180,9 +1264,9 @@ class Generator:
         intro = last = None
         if not verbatim and lang.markov is not None:
             if rnd.random() < ADD_INTRO_RATE:
-                intro = self.synth.paragraph(lang, rnd, rnd.randint(80, 250))
+                intro = self.streams.paragraph(lang, 300)
             if rnd.random() < ADD_LAST_RATE:
-                last = self.synth.paragraph(lang, rnd)
+                last = self.streams.paragraph(lang, MAX_PARAGRAPH)
             copied = sum(map(len, texts))
             own = len(intro or "") + len(last or "")
             if own and copied < 0.85 * (copied + own):
@@ -1208,9 +1292,12 @@ class Generator:
 
     def run(self) -> None:
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        while self.ledger.paragraphs < self.target:
-            self.story()
-        self.flush()
+        try:
+            while self.ledger.paragraphs < self.target:
+                self.story()
+            self.flush()
+        finally:
+            self.streams.close()
 
 
 # --------------------------------------------------------------------------------------------

@@ -143,15 +143,21 @@ def commit_run(plan: Plan, results: list[ShardResult], cfg: Config) -> RunSummar
             out[dataset].append(path)
 
     for part in old_parts["articles"]:
-        t = pq.read_table(part)
+        t = pq.read_table(part, columns=["article_id", "source_path", "record_no"])
         gone = _refs_mask(t, loser_refs)
         mine = pc.is_in(t["article_id"], value_set=pa.array(sorted(revised), pa.string()))
         drop = pc.or_(pc.or_(pc.is_in(t["source_path"], value_set=replaced_arr), gone), mine)
-        revised_rows += t.filter(
-            pc.and_(
-                mine, pc.invert(pc.or_(gone, pc.is_in(t["source_path"], value_set=replaced_arr)))
+        if pc.any(mine).as_py():
+            revised_rows += (
+                pq.read_table(part)
+                .filter(
+                    pc.and_(
+                        mine,
+                        pc.invert(pc.or_(gone, pc.is_in(t["source_path"], value_set=replaced_arr))),
+                    )
+                )
+                .to_pylist()
             )
-        ).to_pylist()
         derive("articles", part, drop, f"rw-{plan.run_id}")
     for part in new_parts["articles"]:
         t = pq.read_table(part)
@@ -192,7 +198,9 @@ def commit_run(plan: Plan, results: list[ShardResult], cfg: Config) -> RunSummar
     rewrite_arr = pa.array(sorted(rewrite), pa.string())
     extra = Columns(REMOVED)
     for part in old_parts["removed"]:
-        t = pq.read_table(part)
+        t = pq.read_table(
+            part, columns=["article_id", "reason", "matched_article_id", "source_path"]
+        )
         own_id = pc.fill_null(pc.equal(t["matched_article_id"], t["article_id"]), False)
         corpus_row = pc.and_(pc.is_in(t["reason"], value_set=_CORPUS_REASONS), pc.invert(own_id))
         same_id = pc.and_(pc.equal(t["reason"], "duplicate_article"), own_id)
@@ -200,8 +208,9 @@ def commit_run(plan: Plan, results: list[ShardResult], cfg: Config) -> RunSummar
         renamed = pc.and_(
             pc.and_(same_id, pc.is_in(t["article_id"], value_set=rewrite_arr)), pc.invert(gone)
         )
-        for row in t.filter(renamed).to_pylist():
-            _loser_row(extra, row, live[row["article_id"]], stamp)
+        if pc.any(renamed).as_py():
+            for row in pq.read_table(part).filter(renamed).to_pylist():
+                _loser_row(extra, row, live[row["article_id"]], stamp)
         drop = pc.or_(
             pc.or_(gone, renamed),
             pc.and_(corpus_row, pc.is_in(t["article_id"], value_set=rewrite_arr)),
@@ -587,8 +596,12 @@ def _loser_rows(
         return
     refs = {r.ref for r in losers}
     for part in [*old_parts, *new_parts]:
+        t = pq.read_table(part, columns=["source_path", "record_no"])
+        mask = _refs_mask(t, refs)
+        if not pc.any(mask).as_py():
+            continue
         t = pq.read_table(part, columns=["article_id", "text", "source_path", "record_no"])
-        for rec in t.filter(_refs_mask(t, refs)).to_pylist():
+        for rec in t.filter(mask).to_pylist():
             _loser_row(rows, rec, live[rec["article_id"]], stamp)
 
 
