@@ -165,7 +165,11 @@ def main() -> int:
     print("| paragraphs | " + " | ".join(keys) + " |\n|---|" + "---|" * len(keys))
     for r in rows:
         q = r["quality"]
-        print(f"| {r['newsclean']['paragraphs_in']:,} | " + " | ".join(_fmt(q.get(k)) for k in keys) + " |")
+        print(
+            f"| {r['newsclean']['paragraphs_in']:,} | "
+            + " | ".join(_fmt(q.get(k)) for k in keys)
+            + " |"
+        )
     with_dt = [r for r in rows if "datatrove" in r]
     if with_dt:
         print("\n## side by side: datatrove 0.10.1 MinHash (document level, 2 workers)\n")
