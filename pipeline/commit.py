@@ -159,26 +159,16 @@ def commit_run(plan: Plan, results: list[ShardResult], cfg: Config) -> RunSummar
                 .to_pylist()
             )
         derive("articles", part, drop, f"rw-{plan.run_id}")
+    touched_ids = pa.array(sorted(set(decisions) | set(dup_of)), pa.string())
     for part in new_parts["articles"]:
         t = pq.read_table(part)
         gone = _refs_mask(t, loser_refs)
-        touched = pc.is_in(
-            t["article_id"], value_set=pa.array(sorted(set(decisions) | set(dup_of)), pa.string())
-        )
+        touched = pc.is_in(t["article_id"], value_set=touched_ids)
         if pc.any(touched).as_py() or pc.any(gone).as_py():
-            rows = [
-                _apply(
-                    row,
-                    decisions.get(row["article_id"]),
-                    dup_of.get(row["article_id"]),
-                    None,
-                    None,
-                )
-                for row in t.filter(pc.invert(gone)).to_pylist()
-            ]
-            if rows:
+            t = _apply_table(t, touched, decisions, dup_of).filter(pc.invert(gone))
+            if t.num_rows:
                 path = part.with_name(part.stem + "-k.parquet")
-                write_parquet(pa.Table.from_pylist(rows, schema=ARTICLES), path, ARTICLES, meta)
+                write_parquet(t, path, ARTICLES, meta)
                 out["articles"].append(path)
         else:
             out["articles"].append(part)
@@ -513,6 +503,29 @@ def _previous_decisions(
                 )
             )
     return {aid: frozenset(s) for aid, s in prev.items()}
+
+
+def _apply_table(
+    t: pa.Table,
+    touched: pa.Array,
+    decisions: dict[str, list[Decision]],
+    dup_of: dict[str, tuple[str, float]],
+) -> pa.Table:
+    """A shard's articles with corpus decisions applied to the ``touched`` rows only."""
+    if not pc.any(touched).as_py():
+        return t
+    rows = t.filter(touched).select(["article_id", "text"]).to_pylist()
+    applied = [
+        _apply(r, decisions.get(r["article_id"]), dup_of.get(r["article_id"]), None, None)
+        for r in rows
+    ]
+    mask = touched.combine_chunks() if isinstance(touched, pa.ChunkedArray) else touched
+    for name in ("text", "n_paragraphs_out", "duplicate_of"):
+        column = t[name].combine_chunks()
+        values = pa.array([a[name] for a in applied], column.type)
+        i = t.schema.get_field_index(name)
+        t = t.set_column(i, t.schema.field(name), pc.replace_with_mask(column, mask, values))
+    return t
 
 
 def _apply(
