@@ -34,13 +34,14 @@ from pipeline.minhash import band_keys, signatures  # noqa: E402
 CONFIGS = [
     (corpus.SHINGLE, corpus.BINS, corpus.BANDS, corpus.ROWS, corpus.MIN_SHARED_BANDS),
     (5, 128, 64, 2, 1),
-    (5, 128, 64, 2, 2),
     (5, 128, 64, 2, 3),
+    (5, 128, 64, 2, 6),
     (5, 128, 32, 4, 1),
     (5, 256, 128, 2, 3),
     (4, 128, 64, 2, 1),
-    (4, 128, 64, 2, 2),
-    (4, 64, 32, 2, 2),
+    (4, 128, 64, 2, 3),
+    (4, 128, 64, 2, 8),
+    (4, 64, 32, 2, 3),
     (3, 128, 64, 2, 3),
 ]
 

@@ -110,12 +110,14 @@ def newsclean_flow(
     with store.lock():
         store.clear_stale_staging()
         plan = plan_task(raw, clean, cfg, mode, since, until, n_workers)
-        if not plan.shards:
+        if not plan.shards and not plan.replaced:
             summary = nothing_to_do(plan)
         else:
-            with shard_pool(min(n_workers, len(plan.shards))):
-                futures = shard_task.map(unmapped(plan), range(len(plan.shards)), unmapped(cfg))
-                results = _wait(futures, plan, progress)
+            results: list[ShardResult] = []
+            if plan.shards:
+                with shard_pool(min(n_workers, len(plan.shards))):
+                    futures = shard_task.map(unmapped(plan), range(len(plan.shards)), unmapped(cfg))
+                    results = _wait(futures, plan, progress)
             summary = commit_task(plan, results, cfg)
     get_run_logger().info(
         "%s: %d files, %d articles written, %d removed, %d rejected, in %.1f s. %s",

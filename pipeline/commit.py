@@ -88,6 +88,12 @@ class _Record:
 def commit_run(plan: Plan, results: list[ShardResult], cfg: Config) -> RunSummary:
     """Decide what survives across shards and earlier runs, then publish atomically."""
     store = Store(plan.clean_root)
+    current = store.current()
+    if current is not None and current.name == plan.run_id:
+        # A retry of a commit that failed after its swap: the snapshot is published; finish.
+        store.finish(plan.run_id)
+        runs = store.read("runs").to_pylist()
+        return RunSummary(**json.loads(runs[-1]["summary"]))
     staging = store.staging(plan.run_id)
     meta = parquet_metadata(plan.config_hash, plan.run_id)
     stamp = {"run_id": plan.run_id, "ingested_at": plan.started_at}
@@ -208,7 +214,7 @@ def commit_run(plan: Plan, results: list[ShardResult], cfg: Config) -> RunSummar
         derive("removed", part, drop, f"rw-{plan.run_id}")
     out["removed"] += new_parts["removed"]
     n_renamed = len(extra)
-    _loser_rows(losers, live, new_parts["articles"], old_parts["articles"], extra, stamp)
+    _loser_rows(losers, live, old_parts["index"], new_parts["index"], replaced_arr, extra, stamp)
     n_same_id = len(extra) - n_renamed
     n_corpus = _corpus_rows(rewrite, decisions, dup_of, live, index, extra, stamp)
     if len(extra):
@@ -291,6 +297,7 @@ class _Index:
         "position",
         "chars",
         "key",
+        "text_hash",
     ]
 
     def __init__(
@@ -328,7 +335,7 @@ class _Index:
         if not len(self):
             return np.zeros(0, np.uint64)
         assert self.table is not None
-        keys: np.ndarray[Any, Any] = pc.drop_null(self.table["key"]).to_numpy()
+        keys: np.ndarray[Any, Any] = pc.drop_null(self.table["text_hash"]).to_numpy()
         return keys
 
     def text(self, i: int) -> str:
@@ -380,16 +387,16 @@ def _corpus_decisions(
     has_key = pc.is_valid(index.table["key"]).to_numpy(zero_copy_only=False)
     rows = np.flatnonzero(has_key)
     keys = pc.fill_null(index.table["key"], 0).to_numpy().astype(np.uint64)
+    hashes = pc.fill_null(index.table["text_hash"], 0).to_numpy().astype(np.uint64)
     lines = index.column("line")
     ranks = np.array([rank[a] for a in aids], dtype=np.int64)
     order = rows[np.lexsort((lines[rows], ranks[rows]))]
     # One representative per distinct text: its first row in corpus order.
-    _, first = np.unique(keys[order], return_index=True)
+    _, first = np.unique(hashes[order], return_index=True)
     reps = order[np.sort(first)]
-    old_keys = set(keys[~index.new & has_key].tolist())
-    rep_new = np.array([int(k) not in old_keys for k in keys[reps]], dtype=bool)
+    rep_new = ~np.isin(hashes[reps], hashes[~index.new & has_key])
     pairs = candidate_pairs(index.bands[reps], rep_new)
-    new_edges = verify_pairs(pairs, keys[reps], lambda i: index.text(int(reps[i])), cfg.dedup)
+    new_edges = verify_pairs(pairs, hashes[reps], lambda i: index.text(int(reps[i])), cfg.dedup)
     edges = [
         Edge(int(a), int(b), float(s), str(k))
         for a, b, s, k in zip(
@@ -399,7 +406,7 @@ def _corpus_decisions(
     # Only texts that occur twice or have an edge can be decided against.
     counts = Counter(keys[rows].tolist())
     linked = {e.a for e in edges} | {e.b for e in edges}
-    involved = [i for i in rows.tolist() if counts[int(keys[i])] > 1 or int(keys[i]) in linked]
+    involved = [i for i in rows.tolist() if counts[int(keys[i])] > 1 or int(hashes[i]) in linked]
     positions, chars = index.column("position"), index.column("chars")
     paragraphs = [
         Paragraph(
@@ -408,6 +415,7 @@ def _corpus_decisions(
             str(aids[i]),
             int(positions[i]),
             int(keys[i]),
+            int(hashes[i]),
             int(chars[i]),
             i,
         )
@@ -447,7 +455,10 @@ def _live_edges(old: pa.Table, new: list[Edge], live_keys: np.ndarray[Any, Any])
     )
     live = pa.array(np.unique(live_keys), pa.uint64())
     mask = pc.and_(pc.is_in(table["a"], value_set=live), pc.is_in(table["b"], value_set=live))
-    return table.filter(mask).sort_by([("a", "ascending"), ("b", "ascending")])
+    # A pair verified again (a backfill brings its texts back) is stored once.
+    table = table.filter(mask).group_by(["a", "b", "kind"]).aggregate([("score", "max")])
+    table = table.rename_columns({"score_max": "score"}).select(EDGES.names)
+    return table.cast(EDGES).sort_by([("a", "ascending"), ("b", "ascending")])
 
 
 # -- decisions, as rows ----------------------------------------------------------------------
@@ -599,23 +610,34 @@ def _corpus_rows(
 def _loser_rows(
     losers: list[_Record],
     live: dict[str, _Record],
-    new_parts: list[Path],
-    old_parts: list[Path],
+    old_index: list[Path],
+    new_index: list[Path],
+    replaced: pa.Array,
     rows: Columns,
     stamp: dict[str, Any],
 ) -> None:
-    """A ``duplicate_article`` row, with its text, for each record that lost its article id."""
+    """A ``duplicate_article`` row for each record that lost its article id, with its whole
+    text as cleaning left it (its indexed lines: its article row may hold less, an earlier
+    run having taken copies out of it)."""
     if not losers:
         return
     refs = {r.ref for r in losers}
-    for part in [*old_parts, *new_parts]:
+    lines: dict[tuple[str, int], list[tuple[int, str]]] = defaultdict(list)
+    for n, part in enumerate([*old_index, *new_index]):
         t = pq.read_table(part, columns=["source_path", "record_no"])
         mask = _refs_mask(t, refs)
+        if n < len(old_index):  # rows of files taken again are stale
+            mask = pc.and_(mask, pc.invert(pc.is_in(t["source_path"], value_set=replaced)))
         if not pc.any(mask).as_py():
             continue
-        t = pq.read_table(part, columns=["article_id", "text", "source_path", "record_no"])
+        t = pq.read_table(part, columns=["source_path", "record_no", "line", "text"])
         for rec in t.filter(mask).to_pylist():
-            _loser_row(rows, rec, live[rec["article_id"]], stamp)
+            lines[(rec["source_path"], rec["record_no"])].append((rec["line"], rec["text"]))
+    for r in losers:
+        text = "\n".join(t for _, t in sorted(lines.get(r.ref, [])))
+        rec = {"article_id": r.article_id, "text": text}
+        rec.update(source_path=r.source_path, record_no=r.record_no)
+        _loser_row(rows, rec, live[r.article_id], stamp)
 
 
 def _loser_row(rows: Columns, rec: dict[str, Any], winner: _Record, stamp: dict[str, Any]) -> None:

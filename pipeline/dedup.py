@@ -29,8 +29,10 @@ from pipeline.segment import split_sentences
 # Sentences shorter than this are matched exactly only (fuzzy matching of "Yes." is noise).
 MIN_FUZZY_SENTENCE = 30
 
-_WORDS = re.compile(r"[^\W_]+")
-_WORD = re.compile(r"\w+")
+# A sign that starts a number is part of it ("-15" is not "15"), a hyphen inside a range
+# ("10-15") is not; currency signs are words ("$5" is not "€5").
+_WORDS = re.compile(r"(?<!\w)[-+−](?=\d)[^\W_]+|[^\W_]+|[$€£¥₽₴]")
+_WORD = re.compile(r"(?<!\w)[-+−](?=\d)\w+|\w+|[$€£¥₽₴]")
 
 
 def match_key(text: str) -> str:
@@ -38,6 +40,8 @@ def match_key(text: str) -> str:
 
     >>> match_key("– Hello,  World!")
     'hello world'
+    >>> match_key("Lows of -15 degrees, 10-15 cm of snow, $5 fines")
+    'lows of -15 degrees 10 15 cm of snow $ 5 fines'
     """
     return " ".join(_WORDS.findall(text.casefold()))
 

@@ -32,7 +32,7 @@ from pipeline.boilerplate import RuleSet, load_rules
 from pipeline.clean import clean_record
 from pipeline.commit import commit_run
 from pipeline.config import Config
-from pipeline.corpus import BANDS, fingerprints, text_key
+from pipeline.corpus import BANDS, fingerprints, hash64
 from pipeline.dedup import match_key
 from pipeline.errors import DatasetError
 from pipeline.ingest import discover, read_file
@@ -108,7 +108,22 @@ def plan_run(
             unchanged += 1
             continue
         chosen.append(RawFile(rel, st.st_size, digest, st.st_mtime_ns))
-    replaced = frozenset(f.path for f in chosen if f.path in manifest)
+    # A full backfill makes the dataset what data/raw holds now: files taken before and gone
+    # since leave it. (A run keeps them: scrapers' folders get pruned; a wrong --raw must not
+    # empty the dataset.)
+    gone: set[str] = set()
+    if mode == "backfill" and since is None and until is None:
+        gone = set(manifest) - {f.path for f in chosen}
+    # Records that lost their article id to a record of a file taken again may win now: their
+    # files are taken again too, so that the earliest record of each id is live.
+    taken = {f.path for f in chosen}
+    for rel in sorted(_losers_of(store, (taken & set(manifest)) | gone) - taken - gone):
+        if (raw / rel).is_file():
+            st = (raw / rel).stat()
+            chosen.append(RawFile(rel, st.st_size, sha256_file(raw / rel), st.st_mtime_ns))
+            unchanged -= 1
+    chosen.sort(key=lambda f: f.path)
+    replaced = frozenset({f.path for f in chosen if f.path in manifest} | gone)
     return Plan(
         run_id=new_run_id(now),
         mode=mode,
@@ -122,6 +137,26 @@ def plan_run(
         since=since,
         until=until,
     )
+
+
+def _losers_of(store: Store, paths: set[str]) -> set[str]:
+    """Raw files holding records that lost their article id to a record of ``paths``."""
+    if not paths:
+        return set()
+    value_set = pa.array(sorted(paths), pa.string())
+    articles = store.read("articles", ["article_id", "source_path"])
+    ids = articles.filter(pc.is_in(articles["source_path"], value_set=value_set))["article_id"]
+    if not len(ids):
+        return set()
+    removed = store.read("removed", ["article_id", "reason", "matched_article_id", "source_path"])
+    mask = pc.and_(
+        pc.and_(
+            pc.equal(removed["reason"], "duplicate_article"),
+            pc.fill_null(pc.equal(removed["matched_article_id"], removed["article_id"]), False),
+        ),
+        pc.is_in(removed["article_id"], value_set=ids),
+    )
+    return set(removed.filter(mask)["source_path"].to_pylist())
 
 
 def _paths_published_in(store: Store, since: datetime | None, until: datetime | None) -> set[str]:
@@ -316,7 +351,8 @@ class _IndexRows:
                 line=line,
                 position=position,
                 chars=len(text),
-                key=text_key(key) if key else None,
+                key=hash64(key) if key else None,
+                text_hash=hash64(text) if key else None,
                 text=text,
             )
 
@@ -352,7 +388,7 @@ def run_pipeline(
     with store.lock():
         store.clear_stale_staging()
         plan = plan_run(raw_root, clean_root, cfg, mode, since, until, n_workers)
-        if not plan.shards:
+        if not plan.shards and not plan.replaced:
             return nothing_to_do(plan)
         results: list[ShardResult] = []
         if n_workers > 1 and len(plan.shards) > 1:

@@ -74,13 +74,14 @@ INDEX = pa.schema(
         pa.field("line", pa.int32(), nullable=False),  # line of the article's text
         pa.field("position", pa.int32(), nullable=False),  # paragraph position in the input
         pa.field("chars", pa.int32(), nullable=False),
-        pa.field("key", pa.uint64()),  # exact-copy hash; null: too short to be a duplicate
+        pa.field("key", pa.uint64()),  # match-key hash (exact copies); null: too short
+        pa.field("text_hash", pa.uint64()),  # hash of the text itself (verified pairs)
         pa.field("bands", pa.list_(pa.uint32(), 64), nullable=False),  # LSH band keys
         pa.field("text", pa.string(), nullable=False),
     ]
 )
 
-# Verified copies between texts (by key): they depend on the two texts only.
+# Verified copies between two texts (by text_hash): they depend on the two texts only.
 EDGES = pa.schema(
     [
         pa.field("a", pa.uint64(), nullable=False),

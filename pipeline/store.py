@@ -173,6 +173,8 @@ class Store:
         readers see.
         """
         snap = self.snapshots / run_id
+        if self.current() == snap.resolve():
+            raise DatasetError(f"snapshot {run_id} is already published")
         if snap.exists():
             shutil.rmtree(snap)
         for dataset in PARTS:
@@ -189,10 +191,15 @@ class Store:
         _fsync_dir(snap)
         _fsync_dir(self.snapshots)
         self._swap_current(run_id)
+        self.finish(run_id)
+        return snap
+
+    def finish(self, run_id: str) -> None:
+        """What follows the swap: dataset links, old snapshots, the run's staging directory.
+        Idempotent, so that a commit that failed after its swap can be retried."""
         self._ensure_dataset_links()
         self._drop_old_snapshots()
         shutil.rmtree(self.staging(run_id), ignore_errors=True)
-        return snap
 
     def _swap_current(self, run_id: str) -> None:
         tmp = self.state / f"current.{run_id}.tmp"

@@ -329,10 +329,10 @@ def test_candidates_find_light_edits_and_not_unrelated_texts() -> None:
 def test_decide_keeps_the_first_copy_and_never_points_to_a_removed_one() -> None:
     # Texts 1 ~ 2 ~ 3 (a chain), 1 and 3 not close enough to match directly.
     p = [
-        Paragraph(rank=0, line=0, article_id="A", position=0, key=1, chars=100),
-        Paragraph(rank=1, line=0, article_id="B", position=5, key=2, chars=100),
-        Paragraph(rank=2, line=0, article_id="C", position=0, key=3, chars=100),
-        Paragraph(rank=3, line=1, article_id="D", position=1, key=1, chars=100),
+        Paragraph(rank=0, line=0, article_id="A", position=0, key=1, text_hash=1, chars=100),
+        Paragraph(rank=1, line=0, article_id="B", position=5, key=2, text_hash=2, chars=100),
+        Paragraph(rank=2, line=0, article_id="C", position=0, key=3, text_hash=3, chars=100),
+        Paragraph(rank=3, line=1, article_id="D", position=1, key=1, text_hash=1, chars=100),
     ]
     edges = [Edge(1, 2, 90.0, "ratio"), Edge(2, 3, 90.0, "ratio")]
     out = decide(p, edges)
