@@ -98,9 +98,10 @@ def main() -> None:
         f"{len(ref)} pairs >= {args.threshold:g} with the same facts"
     )
     print(
-        f"{'bins':>5} {'bands':>5} {'rows':>4} {'min':>4} {'sig/s':>8} {'cands':>8} {'recall':>7}"
+        f"{'words':>5} {'bins':>5} {'bands':>5} {'rows':>4} {'min':>4} {'sig/s':>8} "
+        f"{'cands':>8} {'recall':>7}"
     )
-    signatures(keys[:100])  # warm the word-hash cache the way a shard does
+    signatures(keys[:100])  # the first call pays for numpy warming up
     for config in CONFIGS:
         shingle, bins, bands, rows, min_shared = config
         t0 = time.perf_counter()
