@@ -38,7 +38,7 @@ sys.path.insert(0, str(REPO))
 
 import dedup_eval  # noqa: E402
 
-SIZES = {"10k": 10_000, "100k": 100_000, "1m": 1_000_000}
+SIZES = {"10k": 10_000, "100k": 100_000, "150k": 150_000, "1m": 1_000_000}
 
 
 def corpus(out: Path, size: str, seed: int = 0) -> tuple[Path, Path]:
@@ -144,7 +144,7 @@ def main() -> int:
         row: dict[str, Any] = {"size": size, "mb": mb, "newsclean": nc, "quality": quality}
         if args.datatrove and size in args.datatrove_sizes.split(","):
             dt = bench_datatrove(args.datatrove, raw, args.out / f"datatrove-{size}")
-            dt["quality"] = dedup_eval.evaluate_documents(dt["removed_urls"], truth)
+            dt["quality"] = dedup_eval.evaluate_documents(Path(dt["removed_urls"]), truth)
             row["datatrove"] = dt
         rows.append(row)
         print(json.dumps({k: v for k, v in row.items()}, default=str)[:2000], file=sys.stderr)
@@ -161,31 +161,37 @@ def main() -> int:
             f"{r['mb'] / n['run_s']:.2f} | {n['corpus_s']:.1f} | {n['peak_mb']:.0f} |"
         )
     print("\n## quality against the generator's truth\n")
-    keys = sorted({k for r in rows for k in r["quality"]})
-    print("| paragraphs | " + " | ".join(keys) + " |\n|---|" + "---|" * len(keys))
+    print(
+        "| paragraphs | copies found / total (recall) | wrong survivor | decoys merged | "
+        "unique paragraphs removed | articles: duplicate_of recall, precision, wrong target |"
+        "\n|---|---|---|---|---|---|"
+    )
     for r in rows:
         q = r["quality"]
+        c, a = q["copies"], q["articles"]
         print(
-            f"| {r['newsclean']['paragraphs_in']:,} | "
-            + " | ".join(_fmt(q.get(k)) for k in keys)
-            + " |"
+            f"| {r['newsclean']['paragraphs_in']:,} | {c['found']:,} / {c['total']:,} "
+            f"({c['recall']:.4f}) | {q['survivor']['wrong']} | {q['decoys_removed']['removed']} "
+            f"of {q['decoys_removed']['total_decoys']} | "
+            f"{q['originals_removed']['unique_removed']} | {a['recall']:.4f}, "
+            f"{a['precision']:.4f}, {a['wrong_target']} |"
         )
     with_dt = [r for r in rows if "datatrove" in r]
     if with_dt:
         print("\n## side by side: datatrove 0.10.1 MinHash (document level, 2 workers)\n")
         print(
-            "| paragraphs | MB | datatrove s | datatrove MB/s | newsclean MB/s | ratio | "
+            "| paragraphs | MB | datatrove s | datatrove MB/s | newsclean MB/s (wall) | ratio | "
             "datatrove doc recall | datatrove false merges | newsclean article recall | "
             "newsclean false merges |\n|---|---|---|---|---|---|---|---|---|---|"
         )
         for r in with_dt:
             dt, n, q = r["datatrove"], r["newsclean"], r["quality"]
-            dt_mb_s, nc_mb_s = r["mb"] / dt["wall_s"], r["mb"] / n["run_s"]
+            dt_mb_s, nc_mb_s = r["mb"] / dt["wall_s"], r["mb"] / n["wall_s"]
             print(
                 f"| {n['paragraphs_in']:,} | {r['mb']:.0f} | {dt['wall_s']:.1f} | {dt_mb_s:.2f} | "
                 f"{nc_mb_s:.2f} | {nc_mb_s / dt_mb_s:.1f}x | {_fmt(dt['quality'].get('recall'))} | "
                 f"{_fmt(dt['quality'].get('false_merges'))} | "
-                f"{_fmt(q.get('article_recall'))} | {_fmt(q.get('article_false'))} |"
+                f"{_fmt(q['articles']['recall'])} | {q['articles']['false_merges']} |"
             )
     if len(rows) > 1:
         a, b = rows[-2]["newsclean"], rows[-1]["newsclean"]

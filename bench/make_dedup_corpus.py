@@ -47,23 +47,35 @@ Where the texts come from
 The real corpora in shared/corpora/, read in place with ``bench/make_corpus.py``'s readers
 (bsnlp2021-raw ru/uk/bg/cs/pl/sl news, aeb-scrapinghub gold bodies, cleaneval-cpe gold texts).
 Paragraphs are kept only when they come out of the pipeline's repair unchanged, match no
-boilerplate rule, carry no URL, e-mail, markup or list residue, end like a sentence and hold 60
-to 1,500 characters (longer ones are cut at sentence ends). The real corpora repeat themselves
-(bsnlp holds one story from many sites), so a paragraph sharing a run of 6 words (numbers
-left out) with an earlier one is dropped: the real paragraphs that remain are unrelated to each other.
+boilerplate rule, carry no URL, e-mail, markup, list residue or Latin look-alikes inside
+Cyrillic words, end like a sentence and hold 60 to 1,500 characters (longer ones are cut at
+sentence ends). The real corpora repeat themselves (bsnlp holds one story from many sites), so
+a paragraph goes if it shares a run of 6 words (numbers left out) or all its lower-case words
+with an earlier one, or if it is short (< 200 characters) and within ``fuzz.ratio`` 70 of an
+earlier one of its language. What remains (~35k paragraphs, 16 MB, in ~4.8k articles) is used
+first, as it is.
 
-They hold ~58k usable paragraphs, so the rest are synthesized: each language gets a word-level
-Markov chain of order 2 over the real sentences, and new paragraphs are sentences from it (with
-the language's real paragraph lengths and article sizes). A sentence is used once in the
-corpus (its ``match_key`` is new, and not a real sentence), so unrelated paragraphs share no
-sentence: ``--check`` measures ``fuzz.ratio`` between unrelated paragraphs on a sample.
+The rest is synthesized, language by language in proportion to the real text: a word-level
+Markov chain of order 2 over the real sentences, backing off to order 1 at a quarter of its
+steps (on a few MB of text, order 2 alone retells real sentences), makes sentences; a sentence
+is kept only if it shares with no other sentence of its language in the corpus, real or made,
+its match_key, a run of 8 words, nor (if under 14 words) a run of 6 or its first or last 6
+words; paragraphs
+take the real paragraph lengths (x1.2, at least ~120 characters) and articles the real
+article sizes. So unrelated
+paragraphs share no sentence and no long run of words: ``--check`` measures ``fuzz.ratio``
+between unrelated paragraphs (1,500 per language; max 66.7 at 1M paragraphs). The Markov
+walks run vectorized (numpy, thousands at a time) in one process per language (two for
+English), each with its own seed, so the output does not depend on timing.
 
 Every article is checked so that the pipeline's paragraph positions are the truth's: the
 text segments back into its paragraphs (``split_paragraphs``), no paragraph matches the rule
-pack, no paragraph or run of sentences repeats inside the article (``find_duplicates`` with the
-default config finds nothing), and no markup is detected.
+pack, no markup is detected, and nothing repeats inside the article (real articles: the
+in-article ``find_duplicates`` finds nothing; made ones: no two sentences or paragraphs share a
+match_key or reach the near threshold, which implies it).
 
-Deterministic for a seed, size and corpora. 1M paragraphs make ~470 MB in a few minutes.
+Deterministic for a seed, size and corpora. On this 2-core machine: 10k paragraphs in ~35 s
+(reading the corpora and building the chains take ~25 s), 1M paragraphs (~435 MB) in ~4 min.
 
 Usage::
 
@@ -118,6 +130,7 @@ ADD_LAST_RATE = 0.1
 ADD_INTRO_RATE = 0.15
 
 MIN_PARAGRAPH = 60
+SYNTH_LENGTH_SCALE = 1.2  # made paragraphs run longer than real ones: ~450 bytes on average
 MAX_PARAGRAPH = 1500
 SHINGLE_WORDS = 6
 ARTICLE_SHARE = 0.8  # DESIGN: an article mostly (80% of its characters) a copy of another
@@ -295,7 +308,6 @@ def drop_look_alikes(docs: list[RealDoc], cfg: DedupConfig) -> list[RealDoc]:
 # Synthetic text
 # --------------------------------------------------------------------------------------------
 
-_STATE = 1 << 22  # token ids are below this; a state is two of them in one int
 _PAIRS = (("(", ")"), ("«", "»"), ("„", "“”"), ("“", "”"), ("»", "«"))
 _QUOTES = re.compile(r"[()«»„“”\"»]")
 
@@ -319,16 +331,21 @@ class Markov:
     """A word-level Markov chain of order 2 over real sentences of one language, that backs
     off to order 1 at BACKOFF of its steps: order 2 alone, on a few MB of text, follows the
     one continuation it knows for long runs, and two walks from one start tell the same
-    sentence for 20 words."""
+    sentence for 20 words.
+
+    States are the word pairs seen; the chain is kept as arrays (for each state, its
+    successors and the state each leads to; the same per last word for order 1), so that
+    thousands of walks advance together, one numpy step per word.
+    """
 
     BACKOFF = 0.25
 
     def __init__(self, sentences: Iterable[str]) -> None:
-        self.words: list[str] = [""]  # id 0 ends a sentence
+        words: list[str] = [""]  # id 0 ends a sentence
         ids: dict[str, int] = {"": 0}
-        self.next: dict[int, list[int]] = {}
-        self.next1: dict[int, list[int]] = {}
-        self.starts: list[int] = []
+        state_ids: dict[tuple[int, int], int] = {}
+        successors: list[list[int]] = []  # per state: next word ids (0: the end)
+        starts: list[int] = []
         for sentence in sentences:
             tokens = sentence.split()
             if len(tokens) < 4 or not tokens[0][:1].isupper():
@@ -337,41 +354,85 @@ class Markov:
             for token in tokens:
                 i = ids.get(token)
                 if i is None:
-                    i = ids[token] = len(self.words)
-                    self.words.append(token)
+                    i = ids[token] = len(words)
+                    words.append(token)
                 seq.append(i)
             seq.append(0)
-            self.starts.append(seq[0] * _STATE + seq[1])
-            for a, b, c in zip(seq, seq[1:], seq[2:], strict=False):
-                self.next.setdefault(a * _STATE + b, []).append(c)
-                self.next1.setdefault(b, []).append(c)
-        assert len(self.words) < _STATE
+            for j in range(len(seq) - 2):
+                pair = (seq[j], seq[j + 1])
+                sid = state_ids.get(pair)
+                if sid is None:
+                    sid = state_ids[pair] = len(successors)
+                    successors.append([])
+                successors[sid].append(seq[j + 2])
+                if j == 0:
+                    starts.append(sid)
+        pairs = np.array(list(state_ids), dtype=np.int64).reshape(-1, 2)
+        self.words = np.array(words, dtype=object)
+        self.first, self.last = pairs[:, 0], pairs[:, 1]
+        self.starts = np.array(starts, dtype=np.int64)
 
-    def sentence(
-        self, rnd: Rnd, part: tuple[int, int] = (0, 1), max_tokens: int = 60
-    ) -> str | None:
-        """One new sentence, or None if the walk ran too long. ``part`` (k, n): start from
-        the k-th of n shares of the sentence starts only."""
-        k, n = part
-        state = self.starts[k + n * int(rnd.random() * ((len(self.starts) - k + n - 1) // n))]
-        b = state % _STATE
-        out = [state // _STATE, b]
-        nxt, nxt1, backoff = self.next, self.next1, self.BACKOFF
-        random_ = rnd.random
-        while True:
-            options = nxt.get(state) if random_() >= backoff else None
-            if options is None:
-                options = nxt1[b]
-            c = options[int(random_() * len(options))]
-            if c == 0:
+        def lead_to(b: int, c: int) -> int:
+            return state_ids[(b, c)] if c else -1
+
+        # Order 2: the successors of each state, and the state each leads to.
+        self.off2 = np.zeros(len(successors) + 1, dtype=np.int64)
+        self.off2[1:] = np.cumsum([len(x) for x in successors])
+        self.tok2 = np.array([c for x in successors for c in x], dtype=np.int64)
+        self.to2 = np.array(
+            [lead_to(int(b), c) for b, x in zip(self.last, successors, strict=True) for c in x],
+            dtype=np.int64,
+        )
+        # Order 1: the successors of every state ending in a word, by word.
+        order = np.argsort(self.last, kind="stable")
+        by_word: list[list[int]] = [[] for _ in words]
+        for sid in order.tolist():
+            by_word[int(self.last[sid])].extend(successors[sid])
+        self.off1 = np.zeros(len(words) + 1, dtype=np.int64)
+        self.off1[1:] = np.cumsum([len(x) for x in by_word])
+        self.tok1 = np.array([c for x in by_word for c in x], dtype=np.int64)
+        self.to1 = np.array(
+            [lead_to(b, c) for b, x in enumerate(by_word) for c in x], dtype=np.int64
+        )
+
+    def sentences(
+        self, rng: np.random.Generator, k: int, part: tuple[int, int] = (0, 1), max_tokens: int = 60
+    ) -> list[str]:
+        """Up to k new sentences (walks longer than max_tokens are dropped). ``part``
+        (i, n): walk from the i-th of n shares of the sentence starts only."""
+        i, n = part
+        starts = self.starts[i::n]
+        state = starts[rng.integers(len(starts), size=k)]
+        out = np.zeros((k, max_tokens), dtype=np.int64)
+        out[:, 0], out[:, 1] = self.first[state], self.last[state]
+        length = np.full(k, 2)
+        ended = np.zeros(k, dtype=bool)
+        alive = np.arange(k)
+        q = self.BACKOFF
+        low, high = (1 - 1e-9) / q, (1 - 1e-9) / (1 - q)
+        for step in range(2, max_tokens + 1):
+            r = rng.random(len(alive))
+            use1 = r < q
+            frac = np.where(use1, r * low, (r - q) * high)
+            word = self.last[state]
+            i1 = self.off1[word] + (frac * (self.off1[word + 1] - self.off1[word])).astype(np.int64)
+            i2 = self.off2[state] + (frac * (self.off2[state + 1] - self.off2[state])).astype(
+                np.int64
+            )
+            token = np.where(use1, self.tok1[i1], self.tok2[i2])
+            state = np.where(use1, self.to1[i1], self.to2[i2])
+            stop = token == 0
+            ended[alive[stop]] = True
+            go = ~stop
+            if step == max_tokens:
                 break
-            if len(out) >= max_tokens:
-                return None
-            out.append(c)
-            state = b * _STATE + c
-            b = c
+            alive, state, token = alive[go], state[go], token[go]
+            if not len(alive):
+                break
+            out[alive, step] = token
+            length[alive] += 1
         words = self.words
-        return " ".join([words[i] for i in out])
+        return [" ".join(words[out[j, : length[j]]]) for j in np.flatnonzero(ended).tolist()]
 
 
 @dataclass(slots=True)
@@ -381,7 +442,8 @@ class Language:
     code: str
     lengths: list[int]  # real paragraph lengths
     sizes: list[int]  # real article sizes, in paragraphs
-    markov: Markov | None = None
+    sentences: list[str] = field(default_factory=list)  # real ones, for the Markov chain
+    synthetic: bool = False  # enough text for a Markov chain that invents
     vocab: list[str] = field(default_factory=list)  # lower-case words, for edits
     names: list[str] = field(default_factory=list)  # capitalised words mid-sentence
     weight: int = 0  # real paragraphs: the share of synthetic articles
@@ -403,7 +465,7 @@ _INSERTS: dict[str, tuple[str, ...]] = {
 
 
 def build_languages(docs: Sequence[RealDoc]) -> dict[str, Language]:
-    """Length and size distributions, Markov chains, edit vocabularies and names per language."""
+    """Length and size distributions, sentences, edit vocabularies and names per language."""
     langs: dict[str, Language] = {}
     sentences: dict[str, list[str]] = {}
     for doc in docs:
@@ -418,7 +480,8 @@ def build_languages(docs: Sequence[RealDoc]) -> dict[str, Language]:
         lang.sizes.sort()
         if sum(lang.lengths) < 500_000:  # too little text for a chain that invents
             continue
-        lang.markov = Markov(sentences[code])
+        lang.synthetic = True
+        lang.sentences = sentences[code]
         lower: Counter[str] = Counter()
         names: Counter[str] = Counter()
         for sentence in sentences[code]:
@@ -444,100 +507,131 @@ class Seen:
         self.bits = bytearray(1 << (bits - 3))
         self.mask = (1 << bits) - 1
 
-    def add_new(self, marks: list[bytes]) -> bool:
-        """Add all marks and return True if none was there; else add nothing, return False."""
+    def add(self, marks: tuple[list[bytes], list[bytes]]) -> None:
         bits, mask = self.bits, self.mask
-        hashes = [zlib.crc32(m) & mask for m in marks]
-        if any(bits[h >> 3] & (1 << (h & 7)) for h in hashes):
-            return False
+        for m in (*marks[0], *marks[1]):
+            h = zlib.crc32(m) & mask
+            bits[h >> 3] |= 1 << (h & 7)
+
+    def add_new(self, marks: tuple[list[bytes], list[bytes]]) -> bool:
+        """If none of the first marks is there, add them all (the second ones too) and return
+        True; else add nothing and return False."""
+        bits, mask = self.bits, self.mask
+        hashes = []
+        for m in marks[0]:
+            h = zlib.crc32(m) & mask
+            if bits[h >> 3] & (1 << (h & 7)):
+                return False
+            hashes.append(h)
+        hashes.extend(zlib.crc32(m) & mask for m in marks[1])
         for h in hashes:
             bits[h >> 3] |= 1 << (h & 7)
         return True
 
 
-def sentence_marks(sentence: str) -> list[bytes]:
-    """Its match_key, its first 6 words and every run of 8 of its words: a sentence of the
-    corpus shares none of them with another one."""
+def sentence_marks(sentence: str) -> tuple[list[bytes], list[bytes]]:
+    """What a new sentence may share with no other sentence of the corpus: its match_key,
+    every run of 8 of its words and, if it is short (under 14 words: then 6 words are much of
+    it), every run of 6 and its first and last 6 words; and what it leaves for later ones
+    (those of 6 words, when it is long)."""
     key = match_key(sentence)
     words = key.split()
-    marks = [key.encode(), ("^ " + " ".join(words[:6])).encode()]
+    marks = [key.encode()]
     marks.extend(" ".join(words[i : i + 8]).encode() for i in range(len(words) - 7))
-    return marks
+    sixes = [("^ " + " ".join(words[:6])).encode(), ("$ " + " ".join(words[-6:])).encode()]
+    sixes.extend(("6 " + " ".join(words[i : i + 6])).encode() for i in range(len(words) - 5))
+    if len(words) < 14:
+        return marks + sixes, []
+    return marks, sixes
 
 
 class Synth:
-    """New paragraphs of one language from its Markov chain. A sentence shares no run of 8
-    words, no first 6 words and no match_key with any other sentence of the language in the
-    corpus, real or made."""
+    """New paragraphs of one language from its Markov chain. A sentence shares nothing
+    ``sentence_marks`` names with any other sentence of the language in the corpus, real or
+    made."""
 
-    def __init__(
-        self, lang: Language, real: Iterable[str], bits: int, part: tuple[int, int] = (0, 1)
-    ) -> None:
+    WALKS = 20_000  # walks per batch of candidate sentences
+
+    def __init__(self, lang: Language, bits: int, part: tuple[int, int], seed: str) -> None:
         self.lang = lang
+        self.markov = Markov(lang.sentences)
         self.part = part
+        self.rng = np.random.default_rng(zlib.crc32(seed.encode()))
+        self.rnd = random.Random(seed)
         self.rules = load_rules(True, ())
         self.seen = Seen(bits)
-        for sentence in real:
-            self.seen.add_new(sentence_marks(sentence))
+        for sentence in lang.sentences:
+            self.seen.add(sentence_marks(sentence))
+        self.candidates: deque[str] = deque()
 
-    def sentence(self, rnd: Rnd, max_len: float) -> str | None:
-        assert self.lang.markov is not None
-        s = self.lang.markov.sentence(rnd, self.part)
-        if s is None or not 25 <= len(s) <= max_len or not _ENDS_SENTENCE.search(s):
-            return None
-        s = balanced(s)
-        return s if self.seen.add_new(sentence_marks(s)) else None
+    def candidate(self) -> str:
+        """The next walk that ends like a sentence and is not too short."""
+        while True:
+            if not self.candidates:
+                walks = self.markov.sentences(self.rng, self.WALKS, self.part)
+                self.candidates.extend(
+                    balanced(w) for w in walks if len(w) >= 25 and _ENDS_SENTENCE.search(w)
+                )
+                continue
+            return self.candidates.popleft()
 
-    def paragraph(self, rnd: Rnd) -> str:
-        """Sentences up to a length drawn from the language's real paragraph lengths."""
+    def paragraph(self) -> str:
+        """New sentences up to a length drawn from the language's real paragraph lengths
+        (times SYNTH_LENGTH_SCALE, at least 150 characters: two short made paragraphs, of
+        one sentence each, are too easily alike)."""
         lengths = self.lang.lengths
-        target = max(lengths[int(rnd.random() * len(lengths))], 80)
+        target = max(lengths[int(self.rnd.random() * len(lengths))] * SYNTH_LENGTH_SCALE, 150)
         while True:
             parts: list[str] = []
             size = -1
-            for _ in range(300):
-                s = self.sentence(rnd, max(target * 1.3 - size - 1, 60))
-                if s is None:
+            while size < target * 0.8:
+                s = self.candidate()
+                if parts and size + 1 + len(s) > target * 1.3:
+                    if size >= target * 0.5:
+                        self.candidates.appendleft(s)  # for the next paragraph
+                        break
                     continue
-                parts.append(s)
-                size += 1 + len(s)
-                if size >= target * 0.8:
-                    break
+                if self.seen.add_new(sentence_marks(s)):
+                    parts.append(s)
+                    size += 1 + len(s)
             p = " ".join(parts)
-            if len(p) >= MIN_PARAGRAPH and len(p) <= 2 * MAX_PARAGRAPH and not self.rules.match(p):
+            if len(p) >= MIN_PARAGRAPH and not self.rules.match(p):
                 return p
 
+    def title(self) -> str:
+        """A headline: the first words of a walk."""
+        words = _QUOTES.sub("", self.candidate()).split()[: self.rnd.randint(5, 11)]
+        return " ".join(words).rstrip(".,;:!?…–—-")
 
-def _produce(
-    lang: Language, real: list[str], bits: int, part: tuple[int, int], seed: str, queue: Any
-) -> None:
+
+def _produce(lang: Language, bits: int, part: tuple[int, int], seed: str, queue: Any) -> None:
     """A stream process: batches of new articles (title, paragraphs) of one language, for ever.
     Each is clean (``clean_article``) and as long as a real article of the language."""
-    synth = Synth(lang, real, bits, part)
+    synth = Synth(lang, bits, part, seed)
     cfg = DedupConfig()
-    rnd = random.Random(seed)
+    sizes = lang.sizes
     while True:
         batch: list[tuple[str, list[str]]] = []
         while len(batch) < STREAM_BATCH:
-            n = lang.sizes[int(rnd.random() * len(lang.sizes))]
-            paragraphs = [synth.paragraph(rnd) for _ in range(max(n, 1))]
+            n = sizes[int(synth.rnd.random() * len(sizes))]
+            paragraphs = [synth.paragraph() for _ in range(max(n, 1))]
             if clean_article(paragraphs, cfg):
-                batch.append((make_title(lang, rnd), paragraphs))
+                batch.append((synth.title(), paragraphs))
         queue.put(batch)
 
 
-STREAM_BATCH = 20
+STREAM_BATCH = 20  # articles
+STREAM_AHEAD = 16  # batches a stream may make before they are asked for
 
 
 class Streams:
     """Processes making synthetic articles (the Markov walks and checks are most of the time
     at 1M paragraphs): one per language, two for a language with over a quarter of the text
-    (each walking from its own half of the sentence starts), started on first use. Each has
+    (each walking from its own half of the sentence starts). Each has
     its own random seed and sentence set, so what a stream yields depends on the seed only,
     not on timing or on the other streams."""
 
-    def __init__(self, langs: dict[str, Language], real: Sequence[RealDoc], seed: int) -> None:
-        self.real = real
+    def __init__(self, langs: dict[str, Language], seed: int) -> None:
         self.seed = seed
         self.context = multiprocessing.get_context("fork")
         self.queues: dict[str, Any] = {}
@@ -546,6 +640,24 @@ class Streams:
         total = sum(lang.weight for lang in langs.values())
         self.parts = {code: 2 if lang.weight > total / 4 else 1 for code, lang in langs.items()}
         self.turn: Counter[str] = Counter()
+        self.waited = 0.0  # seconds the generator waited for a stream
+
+    def start(self, langs: Iterable[Language]) -> None:
+        """Start the streams of these languages (they take seconds to set up: start them
+        before they are needed)."""
+        for lang in langs:
+            parts = self.parts[lang.code]
+            for part in range(parts):
+                name = f"{lang.code}#{part}"
+                if name in self.buffers:
+                    continue
+                self.buffers[name] = deque()
+                queue = self.queues[name] = self.context.Queue(maxsize=STREAM_AHEAD)
+                bits = 32 if parts > 1 else 30
+                args = (lang, bits, (part, parts), f"{self.seed}:{name}", queue)
+                worker = self.context.Process(target=_produce, args=args, daemon=True)
+                worker.start()
+                self.processes.append(worker)
 
     def article(self, lang: Language) -> tuple[str, list[str]]:
         """The next synthetic article of the language: its title and paragraphs."""
@@ -553,24 +665,12 @@ class Streams:
         part = self.turn[lang.code] % parts
         self.turn[lang.code] += 1
         name = f"{lang.code}#{part}"
-        buffer = self.buffers.get(name)
-        if buffer is None:
-            buffer = self.buffers[name] = deque()
-            queue = self.queues[name] = self.context.Queue(maxsize=4)
-            real = [
-                s
-                for doc in self.real
-                if doc.lang == lang.code
-                for p in doc.paragraphs
-                for s in split_sentences(p)
-            ]
-            bits = 32 if parts > 1 else 30
-            args = (lang, real, bits, (part, parts), f"{self.seed}:{name}", queue)
-            worker = self.context.Process(target=_produce, args=args, daemon=True)
-            worker.start()
-            self.processes.append(worker)
+        self.start([lang])
+        buffer = self.buffers[name]
         if not buffer:
+            started = time.perf_counter()
             buffer.extend(self.queues[name].get())
+            self.waited += time.perf_counter() - started
         return buffer.popleft()
 
     def paragraph(self, lang: Language, shorter_than: int) -> str | None:
@@ -586,16 +686,6 @@ class Streams:
             worker.terminate()
         for worker in self.processes:
             worker.join()
-
-
-def make_title(lang: Language, rnd: Rnd) -> str:
-    """A headline: the first words of a new sentence."""
-    assert lang.markov is not None
-    while True:
-        s = lang.markov.sentence(rnd)
-        if s:
-            words = _QUOTES.sub("", s).split()[: rnd.randint(5, 11)]
-            return " ".join(words).rstrip(".,;:!?…–—-")
 
 
 # --------------------------------------------------------------------------------------------
@@ -967,8 +1057,9 @@ class Generator:
         self.real = load_real(corpora, self.rules, self.cfg, self.rnd)
         self.rnd.shuffle(self.real)
         self.langs = build_languages(self.real)
-        self.streams = Streams(self.langs, list(self.real), seed)
-        self.synth_langs = [lang for lang in self.langs.values() if lang.markov is not None]
+        self.streams = Streams(self.langs, seed)
+        self.streams.start(lang for lang in self.langs.values() if lang.synthetic)
+        self.synth_langs = [lang for lang in self.langs.values() if lang.synthetic]
         self.synth_weights = list(np.cumsum([lang.weight for lang in self.synth_langs]))
         self.target = target
         self.out_dir = out_dir
@@ -1161,7 +1252,8 @@ class Generator:
         if wraps and len(p) >= 250 and self.rnd.random() < 0.5:
             wrap = wraps[int(self.rnd.random() * len(wraps))]
             wrapped = wrap.format(site=site_name(source.host), p=p)
-            if fuzz.ratio(wrapped, root) >= 90 and same_facts(wrapped, root):
+            ok = fuzz.ratio(wrapped, root) >= 90 and same_facts(wrapped, root)
+            if ok and self.rules.match(wrapped) is None:
                 text, variant = wrapped, VARIANTS.index("wrapped")
         at = self.rnd.randint(1, len(own))
         if not clean_article([*own[:at], text, *own[at:]], self.cfg):
@@ -1182,7 +1274,7 @@ class Generator:
             family = int(self.rnd.random() * len(FAMILIES[code]))
             text = fill_template(FAMILIES[code][family], code, self.rnd)
             key = match_key(text)
-            if key in self.family_seen:
+            if key in self.family_seen or self.rules.match(text):
                 return None
             self.family_seen.add(key)
             at = self.rnd.randint(0, len(own))
@@ -1262,7 +1354,7 @@ class Generator:
         if not clean_article(texts, self.cfg):
             texts = list(source.paragraphs[:keep])
         intro = last = None
-        if not verbatim and lang.markov is not None:
+        if not verbatim and lang.synthetic:
             if rnd.random() < ADD_INTRO_RATE:
                 intro = self.streams.paragraph(lang, 300)
             if rnd.random() < ADD_LAST_RATE:
@@ -1497,6 +1589,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "paragraphs": gen.ledger.paragraphs,
         "counts": dict(sorted(counts.items())),
         "generator": dict(sorted(gen.stats.items())),
+        "seconds_waiting_for_streams": round(gen.streams.waited, 1),
         "seed": args.seed,
         "seconds_prepare": round(prepared, 1),
         "seconds": round(time.perf_counter() - started, 1),
