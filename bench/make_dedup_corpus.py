@@ -65,8 +65,8 @@ take the real paragraph lengths (x1.2, at least ~120 characters) and articles th
 article sizes. So unrelated
 paragraphs share no sentence and no long run of words: ``--check`` measures ``fuzz.ratio``
 between unrelated paragraphs (1,500 per language; max 66.7 at 1M paragraphs). The Markov
-walks run vectorized (numpy, thousands at a time) in one process per language (two for
-English), each with its own seed, so the output does not depend on timing.
+walks run vectorized (numpy, thousands at a time) in one process per language, each with its
+own seed, so the output does not depend on timing.
 
 Every article is checked so that the pipeline's paragraph positions are the truth's: the
 text segments back into its paragraphs (``split_paragraphs``), no paragraph matches the rule
@@ -109,7 +109,13 @@ from rapidfuzz import fuzz, process
 
 from pipeline.boilerplate import RuleSet, load_rules
 from pipeline.config import DedupConfig
-from pipeline.dedup import MIN_FUZZY_SENTENCE, find_duplicates, match_key, same_facts
+from pipeline.dedup import (
+    _OPENERS,  # words that open sentences without naming anything: not names
+    MIN_FUZZY_SENTENCE,
+    find_duplicates,
+    match_key,
+    same_facts,
+)
 from pipeline.ids import article_id
 from pipeline.markup import looks_like_html
 from pipeline.repair import fix_line
@@ -395,14 +401,9 @@ class Markov:
             [lead_to(b, c) for b, x in enumerate(by_word) for c in x], dtype=np.int64
         )
 
-    def sentences(
-        self, rng: np.random.Generator, k: int, part: tuple[int, int] = (0, 1), max_tokens: int = 60
-    ) -> list[str]:
-        """Up to k new sentences (walks longer than max_tokens are dropped). ``part``
-        (i, n): walk from the i-th of n shares of the sentence starts only."""
-        i, n = part
-        starts = self.starts[i::n]
-        state = starts[rng.integers(len(starts), size=k)]
+    def sentences(self, rng: np.random.Generator, k: int, max_tokens: int = 60) -> list[str]:
+        """Up to k new sentences (walks longer than max_tokens are dropped)."""
+        state = self.starts[rng.integers(len(self.starts), size=k)]
         out = np.zeros((k, max_tokens), dtype=np.int64)
         out[:, 0], out[:, 1] = self.first[state], self.last[state]
         length = np.full(k, 2)
@@ -446,6 +447,7 @@ class Language:
     synthetic: bool = False  # enough text for a Markov chain that invents
     vocab: list[str] = field(default_factory=list)  # lower-case words, for edits
     names: list[str] = field(default_factory=list)  # capitalised words mid-sentence
+    name_set: frozenset[str] = frozenset()
     weight: int = 0  # real paragraphs: the share of synthetic articles
 
 
@@ -495,7 +497,8 @@ def build_languages(docs: Sequence[RealDoc]) -> dict[str, Language]:
                 elif word[0].isupper() and word[1:].islower():
                     names[word] += 1
         lang.vocab = [w for w, n in sorted(lower.items(), key=lambda x: (-x[1], x[0]))[:3000]]
-        lang.names = sorted(w for w, n in names.items() if n >= 3)
+        lang.names = sorted(w for w, n in names.items() if n >= 3 and w.casefold() not in _OPENERS)
+        lang.name_set = frozenset(lang.names)
     return langs
 
 
@@ -552,10 +555,9 @@ class Synth:
 
     WALKS = 20_000  # walks per batch of candidate sentences
 
-    def __init__(self, lang: Language, bits: int, part: tuple[int, int], seed: str) -> None:
+    def __init__(self, lang: Language, bits: int, seed: str) -> None:
         self.lang = lang
         self.markov = Markov(lang.sentences)
-        self.part = part
         self.rng = np.random.default_rng(zlib.crc32(seed.encode()))
         self.rnd = random.Random(seed)
         self.rules = load_rules(True, ())
@@ -568,7 +570,7 @@ class Synth:
         """The next walk that ends like a sentence and is not too short."""
         while True:
             if not self.candidates:
-                walks = self.markov.sentences(self.rng, self.WALKS, self.part)
+                walks = self.markov.sentences(self.rng, self.WALKS)
                 self.candidates.extend(
                     balanced(w) for w in walks if len(w) >= 25 and _ENDS_SENTENCE.search(w)
                 )
@@ -604,10 +606,10 @@ class Synth:
         return " ".join(words).rstrip(".,;:!?…–—-")
 
 
-def _produce(lang: Language, bits: int, part: tuple[int, int], seed: str, queue: Any) -> None:
+def _produce(lang: Language, bits: int, seed: str, queue: Any) -> None:
     """A stream process: batches of new articles (title, paragraphs) of one language, for ever.
     Each is clean (``clean_article``) and as long as a real article of the language."""
-    synth = Synth(lang, bits, part, seed)
+    synth = Synth(lang, bits, seed)
     cfg = DedupConfig()
     sizes = lang.sizes
     while True:
@@ -626,10 +628,9 @@ STREAM_AHEAD = 16  # batches a stream may make before they are asked for
 
 class Streams:
     """Processes making synthetic articles (the Markov walks and checks are most of the time
-    at 1M paragraphs): one per language, two for a language with over a quarter of the text
-    (each walking from its own half of the sentence starts). Each has
-    its own random seed and sentence set, so what a stream yields depends on the seed only,
-    not on timing or on the other streams."""
+    at 1M paragraphs), one per language (one sentence set per language: two processes could
+    not share theirs). Each has its own random seed, so what a stream yields depends on the
+    seed only, not on timing or on the other streams."""
 
     def __init__(self, langs: dict[str, Language], seed: int) -> None:
         self.seed = seed
@@ -638,38 +639,30 @@ class Streams:
         self.buffers: dict[str, deque[tuple[str, list[str]]]] = {}
         self.processes: list[Any] = []
         total = sum(lang.weight for lang in langs.values())
-        self.parts = {code: 2 if lang.weight > total / 4 else 1 for code, lang in langs.items()}
-        self.turn: Counter[str] = Counter()
+        # Sentence-set bitmaps: 2**32 bits (512 MB) for a language with a quarter of the text.
+        self.bits = {code: 32 if lang.weight > total / 4 else 30 for code, lang in langs.items()}
         self.waited = 0.0  # seconds the generator waited for a stream
 
     def start(self, langs: Iterable[Language]) -> None:
         """Start the streams of these languages (they take seconds to set up: start them
         before they are needed)."""
         for lang in langs:
-            parts = self.parts[lang.code]
-            for part in range(parts):
-                name = f"{lang.code}#{part}"
-                if name in self.buffers:
-                    continue
-                self.buffers[name] = deque()
-                queue = self.queues[name] = self.context.Queue(maxsize=STREAM_AHEAD)
-                bits = 32 if parts > 1 else 30
-                args = (lang, bits, (part, parts), f"{self.seed}:{name}", queue)
-                worker = self.context.Process(target=_produce, args=args, daemon=True)
-                worker.start()
-                self.processes.append(worker)
+            if lang.code in self.buffers:
+                continue
+            self.buffers[lang.code] = deque()
+            queue = self.queues[lang.code] = self.context.Queue(maxsize=STREAM_AHEAD)
+            args = (lang, self.bits[lang.code], f"{self.seed}:{lang.code}", queue)
+            worker = self.context.Process(target=_produce, args=args, daemon=True)
+            worker.start()
+            self.processes.append(worker)
 
     def article(self, lang: Language) -> tuple[str, list[str]]:
         """The next synthetic article of the language: its title and paragraphs."""
-        parts = self.parts[lang.code]
-        part = self.turn[lang.code] % parts
-        self.turn[lang.code] += 1
-        name = f"{lang.code}#{part}"
         self.start([lang])
-        buffer = self.buffers[name]
+        buffer = self.buffers[lang.code]
         if not buffer:
             started = time.perf_counter()
-            buffer.extend(self.queues[name].get())
+            buffer.extend(self.queues[lang.code].get())
             self.waited += time.perf_counter() - started
         return buffer.popleft()
 
@@ -810,9 +803,11 @@ def change_numbers(p: str, rnd: Rnd) -> str | None:
 
 
 def change_name(p: str, lang: Language, rnd: Rnd) -> str | None:
-    """One capitalised word inside a sentence replaced by another one of the language."""
+    """One name inside a sentence (a capitalised word of the language's names that opens no
+    sentence: not "Then" after a colon) replaced by another one."""
     if not lang.names:
         return None
+    names = lang.name_set
     tokens = p.split(" ")
     slots = []
     for i in range(1, len(tokens)):
@@ -820,9 +815,8 @@ def change_name(p: str, lang: Language, rnd: Rnd) -> str | None:
         if (
             word
             and word.start() == 0
-            and len(word.group()) >= 4
-            and word.group()[0].isupper()
-            and word.group()[1:].islower()
+            and word.group() in names
+            and word.group().casefold() not in _OPENERS
             and not _ENDS_SENTENCE.search(tokens[i - 1])
         ):
             slots.append((i, word.group()))
@@ -1304,7 +1298,8 @@ class Generator:
     def decoy_from(
         self, art: Art, own: list[str], source: Art
     ) -> tuple[int, str, dict[str, Any]] | None:
-        order = list(range(len(source.paragraphs)))
+        # Templates are first copies: a decoy of a quote would change its attribution only.
+        order = [i for i, pid in enumerate(source.pids) if self.ledger.cluster[pid] == pid]
         self.rnd.shuffle(order)
         for i in order[:5]:
             template = source.paragraphs[i]
