@@ -31,7 +31,7 @@ Run it with the separate venv (datatrove's MinHash stages need regex, tokenizers
 xxhash<4, and its executor starts processes, hence the ``__main__`` guard)::
 
     python3 -m venv /work/dtvenv
-    /work/dtvenv/bin/pip install datatrove==0.10.1 regex tokenizers spacy 'xxhash<4'
+    /work/dtvenv/bin/pip install datatrove==0.10.1 regex tokenizers spacy 'xxhash<4' orjson
     /work/dtvenv/bin/python bench/datatrove_minhash.py CORPUS_DIR WORK_DIR [--workers 2]
 
 WORK_DIR must be new or empty: datatrove skips tasks it finds completed there.

@@ -59,14 +59,12 @@ The rest is synthesized, language by language in proportion to the real text: a 
 Markov chain of order 2 over the real sentences, backing off to order 1 at a quarter of its
 steps (on a few MB of text, order 2 alone retells real sentences), makes sentences; a sentence
 is kept only if it shares with no other sentence of its language in the corpus, real or made,
-its match_key, a run of 8 words, nor (if under 14 words) a run of 6 or its first or last 6
-words; paragraphs
-take the real paragraph lengths (x1.2, at least ~120 characters) and articles the real
-article sizes. So unrelated
-paragraphs share no sentence and no long run of words: ``--check`` measures ``fuzz.ratio``
-between unrelated paragraphs (1,500 per language; max 66.7 at 1M paragraphs). The Markov
-walks run vectorized (numpy, thousands at a time) in one process per language, each with its
-own seed, so the output does not depend on timing.
+its match_key nor a run of 8 words. Paragraphs take the real paragraph lengths (x1.2, and at
+least 150 characters: two one-sentence paragraphs sharing their first 7 words would be alike),
+articles the real article sizes. So unrelated paragraphs share no sentence and no long run of
+words: ``--check`` measures ``fuzz.ratio`` between unrelated paragraphs of each language
+(1,500 per language). The Markov walks run vectorized (numpy, thousands at a time) in one
+process per language, each with its own seed, so the output does not depend on timing.
 
 Every article is checked so that the pipeline's paragraph positions are the truth's: the
 text segments back into its paragraphs (``split_paragraphs``), no paragraph matches the rule
@@ -75,7 +73,7 @@ in-article ``find_duplicates`` finds nothing; made ones: no two sentences or par
 match_key or reach the near threshold, which implies it).
 
 Deterministic for a seed, size and corpora. On this 2-core machine: 10k paragraphs in ~35 s
-(reading the corpora and building the chains take ~25 s), 1M paragraphs (~435 MB) in ~4 min.
+(reading the corpora and building the chains take ~25 s), 1M paragraphs (447 MB) in ~4.5 min.
 
 Usage::
 
@@ -137,6 +135,7 @@ ADD_INTRO_RATE = 0.15
 
 MIN_PARAGRAPH = 60
 SYNTH_LENGTH_SCALE = 1.2  # made paragraphs run longer than real ones: ~450 bytes on average
+SYNTH_MIN_CHARS = 150
 MAX_PARAGRAPH = 1500
 SHINGLE_WORDS = 6
 ARTICLE_SHARE = 0.8  # DESIGN: an article mostly (80% of its characters) a copy of another
@@ -510,48 +509,40 @@ class Seen:
         self.bits = bytearray(1 << (bits - 3))
         self.mask = (1 << bits) - 1
 
-    def add(self, marks: tuple[list[bytes], list[bytes]]) -> None:
+    def add(self, marks: list[bytes]) -> None:
         bits, mask = self.bits, self.mask
-        for m in (*marks[0], *marks[1]):
+        for m in marks:
             h = zlib.crc32(m) & mask
             bits[h >> 3] |= 1 << (h & 7)
 
-    def add_new(self, marks: tuple[list[bytes], list[bytes]]) -> bool:
-        """If none of the first marks is there, add them all (the second ones too) and return
-        True; else add nothing and return False."""
+    def add_new(self, marks: list[bytes]) -> bool:
+        """If none of the marks is there, add them and return True; else add nothing and
+        return False."""
         bits, mask = self.bits, self.mask
         hashes = []
-        for m in marks[0]:
+        for m in marks:
             h = zlib.crc32(m) & mask
             if bits[h >> 3] & (1 << (h & 7)):
                 return False
             hashes.append(h)
-        hashes.extend(zlib.crc32(m) & mask for m in marks[1])
         for h in hashes:
             bits[h >> 3] |= 1 << (h & 7)
         return True
 
 
-def sentence_marks(sentence: str) -> tuple[list[bytes], list[bytes]]:
-    """What a new sentence may share with no other sentence of the corpus: its match_key,
-    every run of 8 of its words and, if it is short (under 14 words: then 6 words are much of
-    it), every run of 6 and its first and last 6 words; and what it leaves for later ones
-    (those of 6 words, when it is long)."""
+def sentence_marks(sentence: str) -> list[bytes]:
+    """What a new sentence may share with no other sentence of its language in the corpus:
+    its match_key and every run of 8 of its words."""
     key = match_key(sentence)
     words = key.split()
     marks = [key.encode()]
     marks.extend(" ".join(words[i : i + 8]).encode() for i in range(len(words) - 7))
-    sixes = [("^ " + " ".join(words[:6])).encode(), ("$ " + " ".join(words[-6:])).encode()]
-    sixes.extend(("6 " + " ".join(words[i : i + 6])).encode() for i in range(len(words) - 5))
-    if len(words) < 14:
-        return marks + sixes, []
-    return marks, sixes
+    return marks
 
 
 class Synth:
-    """New paragraphs of one language from its Markov chain. A sentence shares nothing
-    ``sentence_marks`` names with any other sentence of the language in the corpus, real or
-    made."""
+    """New paragraphs of one language from its Markov chain. A sentence shares no
+    ``sentence_marks`` with any other sentence of the language in the corpus, real or made."""
 
     WALKS = 20_000  # walks per batch of candidate sentences
 
@@ -579,17 +570,18 @@ class Synth:
 
     def paragraph(self) -> str:
         """New sentences up to a length drawn from the language's real paragraph lengths
-        (times SYNTH_LENGTH_SCALE, at least 150 characters: two short made paragraphs, of
-        one sentence each, are too easily alike)."""
+        (times SYNTH_LENGTH_SCALE), and at least SYNTH_MIN_CHARS: two short made paragraphs
+        of one sentence each, sharing their first 7 words, would be alike."""
         lengths = self.lang.lengths
-        target = max(lengths[int(self.rnd.random() * len(lengths))] * SYNTH_LENGTH_SCALE, 150)
+        target = lengths[int(self.rnd.random() * len(lengths))] * SYNTH_LENGTH_SCALE
+        enough = max(target * 0.8, SYNTH_MIN_CHARS)
         while True:
             parts: list[str] = []
             size = -1
-            while size < target * 0.8:
+            while size < enough:
                 s = self.candidate()
-                if parts and size + 1 + len(s) > target * 1.3:
-                    if size >= target * 0.5:
+                if parts and size + 1 + len(s) > max(target * 1.3, enough + 60):
+                    if size >= max(target * 0.5, SYNTH_MIN_CHARS):
                         self.candidates.appendleft(s)  # for the next paragraph
                         break
                     continue
