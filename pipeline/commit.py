@@ -19,6 +19,7 @@ which runs met them:
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable
@@ -40,15 +41,20 @@ from pipeline.corpus import (
     Edge,
     Paragraph,
     candidate_pairs,
+    current_fingerprints,
     decide,
     duplicate_articles,
+    fingerprint_metadata,
+    fingerprints,
     verify_pairs,
 )
+from pipeline.dedup import match_key
 from pipeline.records import Plan, RunSummary, ShardResult
 from pipeline.schema import (
     ARTICLES,
     DATASETS,
     EDGES,
+    INDEX,
     MANIFEST,
     PARTS,
     REMOVED,
@@ -138,14 +144,19 @@ def commit_run(plan: Plan, results: list[ShardResult], cfg: Config) -> RunSummar
     out: dict[str, list[Path]] = {d: [] for d in PARTS}
     revised_rows: list[dict[str, Any]] = []
 
-    def derive(dataset: str, part: Path, drop: pa.Array, prefix: str) -> None:
-        if not pc.any(drop).as_py():
+    def derive(
+        dataset: str, part: Path, drop: pa.Array, prefix: str, anew: pa.Table | None = None
+    ) -> None:
+        """Keep a part as it is, or write what is left of it (or of ``anew``, its rows made
+        again) under a new name."""
+        if anew is None and not pc.any(drop).as_py():
             (out if part.parent.parent == staging else keep)[dataset].append(part)
             return
-        table = pq.read_table(part).filter(pc.invert(drop))
+        table = (pq.read_table(part) if anew is None else anew).filter(pc.invert(drop))
         if table.num_rows:
             path = staging / dataset / f"{prefix}-{part.name}"
-            write_parquet(table, path, PARTS[dataset], meta)
+            extra = fingerprint_metadata() if dataset == "index" else {}
+            write_parquet(table, path, PARTS[dataset], meta | extra)
             out[dataset].append(path)
 
     for part in old_parts["articles"]:
@@ -235,7 +246,7 @@ def commit_run(plan: Plan, results: list[ShardResult], cfg: Config) -> RunSummar
     for part in old_parts["index"]:
         t = pq.read_table(part, columns=["source_path", "record_no"])
         drop = pc.or_(pc.is_in(t["source_path"], value_set=replaced_arr), _refs_mask(t, loser_refs))
-        derive("index", part, drop, f"rw-{plan.run_id}")
+        derive("index", part, drop, f"rw-{plan.run_id}", index.migrated.get(part))
     for part in new_parts["index"]:
         t = pq.read_table(part, columns=["source_path", "record_no"])
         derive("index", part, _refs_mask(t, loser_refs), "k")
@@ -304,9 +315,10 @@ class _Index:
         self, old: list[Path], new: list[Path], replaced: pa.Array, losers: set[tuple[str, int]]
     ) -> None:
         self.parts = [*old, *new]
+        self.migrated: dict[Path, pa.Table] = {}  # parts whose band keys were made again
         tables, bands, new_flags = [], [], []
         for n, part in enumerate(self.parts):
-            t = pq.read_table(part, columns=[*self._COLUMNS, "bands"])
+            t = self._read(part)
             t = t.append_column("part", pa.array(np.full(t.num_rows, n, dtype=np.int32)))
             t = t.append_column("row", pa.array(np.arange(t.num_rows, dtype=np.int64)))
             drop = _refs_mask(t, losers)
@@ -322,6 +334,23 @@ class _Index:
         self._texts: dict[int, pa.Array] = {}
         self._part = self.column("part") if len(self) else np.zeros(0, np.int32)
         self._row = self.column("row") if len(self) else np.zeros(0, np.int64)
+
+    def _read(self, part: Path) -> pa.Table:
+        """An index part's columns; band keys made by another version of newsclean are made
+        again from the text (the whole part is kept, for the commit to write it anew)."""
+        if current_fingerprints(pq.read_schema(part).metadata):
+            return pq.read_table(part, columns=[*self._COLUMNS, "bands"])
+        whole = pq.read_table(part, schema=INDEX)
+        has_key = pc.is_valid(whole["key"]).to_numpy(zero_copy_only=False)
+        texts = whole["text"].to_pylist()
+        bands = np.zeros((whole.num_rows, BANDS), dtype=np.uint32)
+        if has_key.any():
+            bands[has_key] = fingerprints([match_key(texts[i]) for i in np.flatnonzero(has_key)])
+        column = pa.FixedSizeListArray.from_arrays(pa.array(bands.ravel()), BANDS)
+        at = whole.schema.get_field_index("bands")
+        whole = whole.set_column(at, INDEX.field("bands"), column)
+        self.migrated[part] = whole
+        return whole.select([*self._COLUMNS, "bands"])
 
     def __len__(self) -> int:
         return 0 if self.table is None else self.table.num_rows
@@ -396,7 +425,10 @@ def _corpus_decisions(
     reps = order[np.sort(first)]
     rep_new = ~np.isin(hashes[reps], hashes[~index.new & has_key])
     pairs = candidate_pairs(index.bands[reps], rep_new)
-    new_edges = verify_pairs(pairs, hashes[reps], lambda i: index.text(int(reps[i])), cfg.dedup)
+    workers = cfg.run.workers or os.cpu_count() or 1
+    new_edges = verify_pairs(
+        pairs, hashes[reps], lambda i: index.text(int(reps[i])), cfg.dedup, workers
+    )
     edges = [
         Edge(int(a), int(b), float(s), str(k))
         for a, b, s, k in zip(

@@ -19,18 +19,21 @@ test) and its LSH band keys (``pipeline.minhash``). A run:
 The decisions are a function of the set of live articles, never of file order, worker count or
 run history: two runs over two halves of a corpus decide what one run over all of it decides.
 
-Parameters, measured by bench/dedup_params.py against all pairs (README): shingles of 4 words
-(5-word shingles miss short paragraphs with a word inserted every few words), 128 bins, 64
-bands of 2 rows, a pair sharing at least 3 bands.
+Parameters, measured by bench/dedup_params.py and on the 1M-paragraph bench corpus (README):
+shingles of 3 words, 128 bins, 64 bands of 2 rows 8 bins apart, a pair sharing at least 6
+bands.
 """
 
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import repeat
 
 import numpy as np
 import numpy.typing as npt
@@ -40,19 +43,28 @@ from pipeline.config import DedupConfig
 from pipeline.dedup import match_key, same_facts
 from pipeline.minhash import band_keys, signatures
 
-SHINGLE = 4
+SHINGLE = 3
 BINS = 128
 BANDS = 64
 ROWS = 2
+# Rows of a band are this many bins apart (see pipeline.minhash.band_keys): on the 1M bench
+# corpus, neighbouring rows (1) make 5 times the candidates of 8, and rows 64 apart miss
+# 3 times as many copies of short, much edited paragraphs.
+BAND_DISTANCE = 8
+# What the band keys of an index part were made with; a part made otherwise (an older
+# newsclean) has its band keys made again from its text when read.
+FINGERPRINT_KEY = b"newsclean.fingerprint"
+FINGERPRINT = f"oph-w{SHINGLE}-{BINS}-{BANDS}x{ROWS}-d{BAND_DISTANCE}"
 # A bucket (texts sharing one band key) of more than this many texts pairs each text only with
 # the BUCKET_CAP texts before it: a boilerplate-like template shared by thousands of paragraphs
 # would otherwise cost millions of comparisons. Copies of one story are far fewer.
 BUCKET_CAP = 64
 # A pair must share at least this many of the 64 band keys: one or a few shared bands are
-# mostly two texts that share a sentence or a phrase; copies share far more. Measured by
-# bench/dedup_params.py (README): on the 1M-paragraph corpus, 6 instead of 3 makes 9 times
-# fewer candidates and loses 0.1% of true copies, all under 150 characters.
+# mostly two texts that share a sentence or a phrase; copies share far more.
 MIN_SHARED_BANDS = 6
+# Fewer candidate pairs than this are verified in the calling process: starting processes
+# costs more than it saves.
+PARALLEL_PAIRS = 20_000
 MIN_CONTAINED = 80  # a contained text must be at least this long (characters)
 # partial_ratio scores the best window of the longer text, which flatters look-alikes: on the
 # 1M-paragraph bench corpus the only contained matches under 90 were unrelated sentences.
@@ -71,7 +83,17 @@ def hash64(text: str) -> int:
 
 def fingerprints(keys: list[str]) -> U32:
     """LSH band keys, one row of ``BANDS`` values per match key."""
-    return band_keys(signatures(keys, BINS, SHINGLE), BANDS, ROWS)
+    return band_keys(signatures(keys, BINS, SHINGLE), BANDS, ROWS, BAND_DISTANCE)
+
+
+def fingerprint_metadata() -> dict[bytes, bytes]:
+    """The key-value metadata of an index part: how its band keys were made."""
+    return {FINGERPRINT_KEY: FINGERPRINT.encode()}
+
+
+def current_fingerprints(metadata: dict[bytes, bytes] | None) -> bool:
+    """Whether an index part (by its Parquet metadata) has band keys made as they are now."""
+    return (metadata or {}).get(FINGERPRINT_KEY) == FINGERPRINT.encode()
 
 
 def candidate_pairs(
@@ -85,46 +107,59 @@ def candidate_pairs(
 
     Rows are distinct texts in corpus order (so that a capped bucket pairs each text with the
     texts just before it, the likeliest first copies). Returns an ``(m, 2)`` array, sorted.
-    When few rows are new, each band sorts only the rows whose key a new row has.
+
+    Linear in rows and in pairs met: most band keys and most pairs occur once, and a
+    counting pass over hashed slots sets them aside before anything is sorted.
+
+    >>> bands = np.array([[1, 2, 3], [1, 2, 4], [5, 2, 3], [6, 7, 8]], dtype=np.uint32)
+    >>> candidate_pairs(bands, np.ones(4, dtype=bool), min_shared=2).tolist()
+    [[0, 1], [0, 2]]
     """
     n = bands.shape[0]
     found: list[U64] = []
-    few_new = bool(new.any()) and new.mean() < 0.5
-    for b in range(bands.shape[1]):
-        column = bands[:, b]
-        if few_new:
-            wanted = np.unique(column[new])
-            at = np.searchsorted(wanted, column).clip(max=wanted.size - 1)
-            rows = np.flatnonzero(wanted[at] == column)
-            order = rows[np.argsort(column[rows], kind="stable")]
-        else:
-            order = np.argsort(column, kind="stable")
-        values = column[order]
-        same_as_prev = np.concatenate(([False], values[1:] == values[:-1]))
-        in_group = same_as_prev | np.concatenate((same_as_prev[1:], [False]))
-        if not in_group.any():
-            continue
-        members = order[in_group]
-        group = np.cumsum(~same_as_prev[in_group])
-        for k in range(1, cap + 1):
-            if k >= members.size:
-                break
+    for column in np.ascontiguousarray(bands.T):
+        members, group = _buckets(column)
+        for k in range(1, min(cap, members.size - 1) + 1):
             same = group[k:] == group[:-k]
             if not same.any():
                 break
             lo, hi = members[:-k][same], members[k:][same]
             keep = new[lo] | new[hi]
-            lo, hi = lo[keep], hi[keep]
-            a, c = np.minimum(lo, hi), np.maximum(lo, hi)
-            found.append(a.astype(np.uint64) * np.uint64(n) + c.astype(np.uint64))
+            found.append(lo[keep].astype(np.uint64) * np.uint64(n) + hi[keep].astype(np.uint64))
+    need = min(min_shared, bands.shape[1])
     if not found:
         return np.zeros((0, 2), dtype=np.int64)
-    flat, shared = np.unique(np.concatenate(found), return_counts=True)
-    pairs = np.stack(
-        ((flat // np.uint64(n)).astype(np.int64), (flat % np.uint64(n)).astype(np.int64)), 1
-    )
-    chosen: I64 = pairs[shared >= min(min_shared, bands.shape[1])]
-    return chosen
+    codes = np.concatenate(found)
+    codes = codes[_slot_counts(codes, 2 * codes.size)[1] >= need]
+    codes, shared = np.unique(codes, return_counts=True)
+    codes = codes[shared >= need]
+    return np.stack(((codes // np.uint64(n)), (codes % np.uint64(n))), 1).astype(np.int64)
+
+
+def _slot_counts(values: U64 | U32, size: int) -> tuple[npt.NDArray[np.intp], I64]:
+    """Each value's slot in a table of at least ``size`` slots (a multiplicative hash), and
+    how many values share that slot: a value whose slot holds one value occurs once."""
+    bits = max(12, int(size).bit_length())
+    slot = (values.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(64 - bits)
+    slot_no: npt.NDArray[np.intp] = slot.astype(np.intp)
+    counts: I64 = np.bincount(slot_no, minlength=1 << bits)
+    return slot_no, counts[slot_no]
+
+
+def _buckets(column: U32) -> tuple[I64, I64]:
+    """The rows whose key occurs more than once, ordered by key then row, and a group number
+    per row (rows with one key have one number)."""
+    maybe = np.flatnonzero(_slot_counts(column, 4 * column.size)[1] > 1)
+    if maybe.size < 2:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    order = (column[maybe].astype(np.uint64) << np.uint64(32)) | maybe.astype(np.uint64)
+    order.sort()
+    keys = order >> np.uint64(32)
+    rows = (order & np.uint64(0xFFFFFFFF)).astype(np.int64)
+    same_as_prev = np.concatenate(([False], keys[1:] == keys[:-1]))
+    in_group = same_as_prev | np.concatenate((same_as_prev[1:], [False]))
+    group: I64 = np.cumsum(~same_as_prev[in_group])
+    return rows[in_group], group
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,16 +211,32 @@ def _words(text: str) -> frozenset[str]:
 
 
 def verify_pairs(
-    pairs: I64, hashes: U64, text_of: Callable[[int], str], cfg: DedupConfig
+    pairs: I64,
+    hashes: U64,
+    text_of: Callable[[int], str],
+    cfg: DedupConfig,
+    workers: int = 1,
 ) -> list[Edge]:
-    """The candidate pairs (indices into ``hashes``, the texts' hashes) that are copies."""
+    """The candidate pairs (indices into ``hashes``, the texts' hashes) that are copies.
+
+    With ``workers`` > 1 and many pairs, rapidfuzz runs in that many processes (the texts
+    go to them in chunks; a forkserver, so that nothing of the caller's threads is copied).
+    """
+    texts = [(text_of(i), text_of(j)) for i, j in pairs.tolist()]
+    if workers > 1 and len(texts) >= PARALLEL_PAIRS:
+        step = -(-len(texts) // (4 * workers))
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["pipeline.corpus"])
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            chunks = [texts[k : k + step] for k in range(0, len(texts), step)]
+            found = [v for part in pool.map(_verify_all, chunks, repeat(cfg)) for v in part]
+    else:
+        found = _verify_all(texts, cfg)
     edges = []
-    for i, j in pairs.tolist():
-        ta, tb = text_of(i), text_of(j)
-        found = verify(ta, tb, cfg)
-        if found is None:
+    for (i, j), verified in zip(pairs.tolist(), found, strict=True):
+        if verified is None:
             continue
-        score, kind, a_is_contained = found
+        score, kind, a_is_contained = verified
         ka, kb = int(hashes[i]), int(hashes[j])
         if kind == "contained" and not a_is_contained:
             ka, kb = kb, ka
@@ -193,6 +244,12 @@ def verify_pairs(
             ka, kb = kb, ka  # a ratio edge has no direction: store it one way only
         edges.append(Edge(ka, kb, score, kind))
     return edges
+
+
+def _verify_all(
+    texts: list[tuple[str, str]], cfg: DedupConfig
+) -> list[tuple[float, str, bool] | None]:
+    return [verify(a, b, cfg) for a, b in texts]
 
 
 @dataclass(frozen=True, slots=True)

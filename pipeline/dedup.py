@@ -65,23 +65,20 @@ def same_facts(a: str, b: str) -> bool:
     False
     """
     short, long = (a, b) if len(a) <= len(b) else (b, a)
-    short_words = _WORD.findall(short)
-    short_counts = Counter(w.casefold() for w in short_words)
-    long_counts = Counter(w.casefold() for w in _WORD.findall(long))
-    missing = short_counts - long_counts
-    extra = long_counts - short_counts
-    if any(w in _NEGATIONS or w in _NUMBER_WORDS for w in extra):
+    short_words = _WORD.findall(short.casefold())
+    long_words = _WORD.findall(long.casefold())
+    if short_words == long_words:  # most copies: the same words, other punctuation
+        return True
+    short_counts, long_counts = Counter(short_words), Counter(long_words)
+    if any(w in _NEGATIONS or w in _NUMBER_WORDS for w in long_counts - short_counts):
         return False
+    missing = short_counts - long_counts
     if not missing:
         return True
-    capitalised = {w.casefold() for w in short_words if w[:1].isupper()}
-    return not any(
-        any(ch.isdigit() for ch in w)
-        or w in _NUMBER_WORDS
-        or w in _NEGATIONS
-        or (w in capitalised and w not in _OPENERS)
-        for w in missing
-    )
+    if any(any(ch.isdigit() for ch in w) or w in _NUMBER_WORDS or w in _NEGATIONS for w in missing):
+        return False
+    capitalised = {w.casefold() for w in _WORD.findall(short) if w[:1].isupper()}
+    return not any(w in capitalised and w not in _OPENERS for w in missing)
 
 
 # Words that change what a sentence states (en, ru, uk), and words that open sentences

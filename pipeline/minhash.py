@@ -136,17 +136,39 @@ def _densify(sig: U32) -> None:
     sig[:] = np.where(empty & ~whole_row_empty, borrowed, sig)
 
 
-def band_keys(sig: U32, bands: int, rows: int) -> U32:
-    """Hash each band of ``rows`` consecutive signature values into one uint32 key; the band
-    number goes into the hash, so keys of different bands never meet."""
+def band_keys(sig: U32, bands: int, rows: int, distance: int = 1) -> U32:
+    """Hash each band of ``rows`` signature values, ``distance`` bins apart, into one uint32
+    key; the band number goes into the hash, so keys of different bands never meet.
+
+    The distance matters because of densification: an empty bin copies the next non-empty
+    one, so neighbouring bins of a short text often hold one shingle twice, and a band of
+    neighbours then agrees with probability J instead of J**rows. Bins a few apart draw on
+    different shingles once a text has more than a few: long texts get the selective J**rows,
+    short ones (few shingles, many empty bins) stay close to J. bench/dedup_params.py
+    measures the distances.
+
+    >>> _band_bins(4, 2, 2).tolist()  # the bins of each of 4 bands of 2 rows, 2 apart
+    [[0, 2], [1, 3], [4, 6], [5, 7]]
+    """
     if bands * rows > sig.shape[1]:
         raise ValueError(
             f"{bands} bands of {rows} rows need {bands * rows} bins, not {sig.shape[1]}"
         )
     n = sig.shape[0]
-    cut = sig[:, : bands * rows].reshape(n, bands, rows).astype(np.uint64)
+    cut = sig[:, _band_bins(bands, rows, distance).ravel()].reshape(n, bands, rows)
+    cut = cut.astype(np.uint64)
     with np.errstate(over="ignore"):
         acc = np.broadcast_to(np.arange(bands, dtype=np.uint64), (n, bands)).copy()
         for r in range(rows):
             acc = _mix(acc * np.uint64(_P) + cut[:, :, r])
     return (acc >> np.uint64(32)).astype(np.uint32)
+
+
+def _band_bins(bands: int, rows: int, distance: int) -> npt.NDArray[np.int64]:
+    """The bins of each band: blocks of ``rows * distance`` bins, each holding ``distance``
+    bands whose rows are ``distance`` bins apart."""
+    if distance < 1 or bands % distance:
+        raise ValueError(f"the band distance must divide the number of bands ({bands})")
+    b = np.arange(bands)
+    first = (b // distance) * rows * distance + b % distance
+    return first[:, None] + distance * np.arange(rows)[None, :]

@@ -7,12 +7,15 @@ import random
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from pipeline import commit as commit_module
 from pipeline import run as run_module
 from pipeline.config import Config
+from pipeline.corpus import BANDS, current_fingerprints
 from pipeline.run import run_pipeline
 from pipeline.store import Store
 
@@ -255,3 +258,31 @@ def test_candidates_for_one_new_text_among_many_old_ones() -> None:
     new[-1] = True
     bands[-1] = bands[7]  # the new text copies an old one
     assert candidate_pairs(bands, new).tolist() == [[7, 49_999]]
+
+
+# -- fingerprints made by another version ----------------------------------------------------
+
+
+def test_an_index_from_another_version_is_fingerprinted_again(tmp_path: Path) -> None:
+    """Band keys change when the fingerprint does (an upgrade): an index part written with
+    other band keys is fingerprinted again from its text, so an old article still catches
+    a new copy, and the part is written anew, so the next run need not do it again."""
+    raw, clean = tmp_path / "raw", tmp_path / "clean"
+    write(raw, "a.jsonl", art("https://a.example/x", "2024-03-01T10:00:00Z", STORY))
+    run_pipeline(raw, clean, CFG, workers=1)
+    store = Store(clean)
+    for part in store.parts("index"):
+        old = pq.read_table(part)
+        bands = pa.FixedSizeListArray.from_arrays(
+            pa.array(np.arange(old.num_rows * BANDS, dtype=np.uint32)), BANDS
+        )
+        old = old.set_column(old.schema.get_field_index("bands"), "bands", bands)
+        part.unlink()  # a hard link shared with the snapshot before: write a new file
+        pq.write_table(old.replace_schema_metadata({b"newsclean.fingerprint": b"older"}), part)
+    write(raw, "b.jsonl", art("https://b.example/y", "2024-03-02T10:00:00Z", EDITED))
+    run_pipeline(raw, clean, CFG, workers=1)
+    assert view(clean) == fresh(raw, tmp_path)
+    copy = next(a for a in rows(clean, "articles") if a["url"] == "https://b.example/y")
+    assert copy["duplicate_of"] == aid("https://a.example/x")
+    for part in store.parts("index"):
+        assert current_fingerprints(pq.read_schema(part).metadata), part.name
