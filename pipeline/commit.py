@@ -402,29 +402,25 @@ def _corpus_decisions(
 ) -> _Corpus:
     if not len(index):
         return _Corpus({}, {}, [])
-    rank = {
-        aid: n
-        for n, aid in enumerate(
-            sorted(
-                live,
-                key=lambda a: (live[a].published_at is None, live[a].published_at or _NO_DATE, a),
-            )
-        )
-    }
-    aids = index.column("article_id")
+    in_order = sorted(
+        live, key=lambda a: (live[a].published_at is None, live[a].published_at or _NO_DATE, a)
+    )
     assert index.table is not None
+    ranks = pc.index_in(index.table["article_id"], value_set=pa.array(in_order, pa.string()))
+    ranks = ranks.to_numpy(zero_copy_only=False).astype(np.int64)
     has_key = pc.is_valid(index.table["key"]).to_numpy(zero_copy_only=False)
     rows = np.flatnonzero(has_key)
     keys = pc.fill_null(index.table["key"], 0).to_numpy().astype(np.uint64)
     hashes = pc.fill_null(index.table["text_hash"], 0).to_numpy().astype(np.uint64)
     lines = index.column("line")
-    ranks = np.array([rank[a] for a in aids], dtype=np.int64)
     order = rows[np.lexsort((lines[rows], ranks[rows]))]
     # One representative per distinct text: its first row in corpus order.
     _, first = np.unique(hashes[order], return_index=True)
     reps = order[np.sort(first)]
     rep_new = ~np.isin(hashes[reps], hashes[~index.new & has_key])
     pairs = candidate_pairs(index.bands[reps], rep_new)
+    # Texts with the same words are exact copies: decided by their key, never verified.
+    pairs = pairs[keys[reps[pairs[:, 0]]] != keys[reps[pairs[:, 1]]]]
     workers = cfg.run.workers or os.cpu_count() or 1
     new_edges = verify_pairs(
         pairs, hashes[reps], lambda i: index.text(int(reps[i])), cfg.dedup, workers
@@ -436,30 +432,31 @@ def _corpus_decisions(
         )
     ] + new_edges
     # Only texts that occur twice or have an edge can be decided against.
-    counts = Counter(keys[rows].tolist())
-    linked = {e.a for e in edges} | {e.b for e in edges}
-    involved = [i for i in rows.tolist() if counts[int(keys[i])] > 1 or int(hashes[i]) in linked]
+    _, inverse, counts = np.unique(keys[rows], return_inverse=True, return_counts=True)
+    linked = np.array([e.a for e in edges] + [e.b for e in edges], dtype=np.uint64)
+    involved = rows[(counts[inverse] > 1) | np.isin(hashes[rows], linked)]
+    aids = index.column("article_id")
     positions, chars = index.column("position"), index.column("chars")
     paragraphs = [
-        Paragraph(
-            int(ranks[i]),
-            int(lines[i]),
-            str(aids[i]),
-            int(positions[i]),
-            int(keys[i]),
-            int(hashes[i]),
-            int(chars[i]),
-            i,
+        Paragraph(rank, line, str(aids[i]), position, int(key), int(text_hash), n, i)
+        for i, rank, line, position, key, text_hash, n in zip(
+            involved.tolist(),
+            ranks[involved].tolist(),
+            lines[involved].tolist(),
+            positions[involved].tolist(),
+            keys[involved].tolist(),
+            hashes[involved].tolist(),
+            chars[involved].tolist(),
+            strict=True,
         )
-        for i in involved
     ]
     decisions = decide(paragraphs, edges)
     by_article: dict[str, list[Decision]] = defaultdict(list)
     for d in decisions:
         by_article[d.article_id].append(d)
-    total: dict[str, int] = defaultdict(int)
-    for aid, n in zip(aids.tolist(), chars.tolist(), strict=True):
-        total[aid] += n
+    chars_by_rank = np.bincount(ranks, weights=chars, minlength=len(in_order))
+    rank_of = {aid: n for n, aid in enumerate(in_order)}
+    total = {aid: int(chars_by_rank[rank_of[aid]]) for aid in by_article}
     dup_of = duplicate_articles(decisions, total, cfg.dedup.article_coverage)
     return _Corpus(dict(by_article), dup_of, new_edges)
 

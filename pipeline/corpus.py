@@ -109,7 +109,8 @@ def candidate_pairs(
     texts just before it, the likeliest first copies). Returns an ``(m, 2)`` array, sorted.
 
     Linear in rows and in pairs met: most band keys and most pairs occur once, and a
-    counting pass over hashed slots sets them aside before anything is sorted.
+    counting pass over hashed slots sets them aside before anything is sorted. When few rows
+    are new (an incremental run), each band looks only at the rows that share a key with one.
 
     >>> bands = np.array([[1, 2, 3], [1, 2, 4], [5, 2, 3], [6, 7, 8]], dtype=np.uint32)
     >>> candidate_pairs(bands, np.ones(4, dtype=bool), min_shared=2).tolist()
@@ -117,39 +118,59 @@ def candidate_pairs(
     """
     n = bands.shape[0]
     found: list[U64] = []
+    if not new.any():
+        return np.zeros((0, 2), dtype=np.int64)
+    few_new = new.mean() < 0.5
     for column in np.ascontiguousarray(bands.T):
-        members, group = _buckets(column)
-        for k in range(1, min(cap, members.size - 1) + 1):
-            same = group[k:] == group[:-k]
-            if not same.any():
+        if few_new:  # an incremental run: only rows whose key's slot holds a new row's key
+            slot = _slots(column, 4 * n)
+            wanted = np.zeros(int(slot.max()) + 1, dtype=bool)
+            wanted[slot[new]] = True
+            rows = np.flatnonzero(wanted[slot])
+            members, rank = _buckets(column[rows])
+            members = rows[members]
+        else:
+            members, rank = _buckets(column)
+        # Each member pairs with the (up to ``cap``) members before it in its bucket: at
+        # distance k, the members of rank >= k, a set that shrinks as k grows.
+        at = np.flatnonzero(rank >= 1)
+        for k in range(1, cap + 1):
+            if k > 1:
+                at = at[rank[at] >= k]
+            if not at.size:
                 break
-            lo, hi = members[:-k][same], members[k:][same]
+            lo, hi = members[at - k], members[at]
             keep = new[lo] | new[hi]
             found.append(lo[keep].astype(np.uint64) * np.uint64(n) + hi[keep].astype(np.uint64))
     need = min(min_shared, bands.shape[1])
     if not found:
         return np.zeros((0, 2), dtype=np.int64)
     codes = np.concatenate(found)
-    codes = codes[_slot_counts(codes, 2 * codes.size)[1] >= need]
+    codes = codes[_slot_counts(codes, 2 * codes.size) >= need]
     codes, shared = np.unique(codes, return_counts=True)
     codes = codes[shared >= need]
     return np.stack(((codes // np.uint64(n)), (codes % np.uint64(n))), 1).astype(np.int64)
 
 
-def _slot_counts(values: U64 | U32, size: int) -> tuple[npt.NDArray[np.intp], I64]:
-    """Each value's slot in a table of at least ``size`` slots (a multiplicative hash), and
-    how many values share that slot: a value whose slot holds one value occurs once."""
+def _slots(values: U64 | U32, size: int) -> npt.NDArray[np.intp]:
+    """Each value's slot in a table of at least ``size`` slots (a multiplicative hash)."""
     bits = max(12, int(size).bit_length())
     slot = (values.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(64 - bits)
-    slot_no: npt.NDArray[np.intp] = slot.astype(np.intp)
-    counts: I64 = np.bincount(slot_no, minlength=1 << bits)
-    return slot_no, counts[slot_no]
+    out: npt.NDArray[np.intp] = slot.astype(np.intp)
+    return out
+
+
+def _slot_counts(values: U64 | U32, size: int) -> I64:
+    """How many of ``values`` share each value's slot: a value alone in its slot occurs once."""
+    slot = _slots(values, size)
+    counts: I64 = np.bincount(slot)
+    return counts[slot]
 
 
 def _buckets(column: U32) -> tuple[I64, I64]:
-    """The rows whose key occurs more than once, ordered by key then row, and a group number
-    per row (rows with one key have one number)."""
-    maybe = np.flatnonzero(_slot_counts(column, 4 * column.size)[1] > 1)
+    """The rows whose key occurs more than once, ordered by key then row, and the rank of
+    each in its bucket (0 for the first)."""
+    maybe = np.flatnonzero(_slot_counts(column, 4 * column.size) > 1)
     if maybe.size < 2:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     order = (column[maybe].astype(np.uint64) << np.uint64(32)) | maybe.astype(np.uint64)
@@ -158,8 +179,10 @@ def _buckets(column: U32) -> tuple[I64, I64]:
     rows = (order & np.uint64(0xFFFFFFFF)).astype(np.int64)
     same_as_prev = np.concatenate(([False], keys[1:] == keys[:-1]))
     in_group = same_as_prev | np.concatenate((same_as_prev[1:], [False]))
-    group: I64 = np.cumsum(~same_as_prev[in_group])
-    return rows[in_group], group
+    starts = ~same_as_prev[in_group]
+    start_of = np.flatnonzero(starts)[np.cumsum(starts) - 1]
+    rank: I64 = np.arange(start_of.size) - start_of
+    return rows[in_group], rank
 
 
 @dataclass(frozen=True, slots=True)
