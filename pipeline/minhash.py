@@ -53,16 +53,20 @@ def word_hashes(keys: list[str]) -> tuple[U64, npt.NDArray[np.int64]]:
     edge = np.flatnonzero(np.diff(np.concatenate(([True], sep, [True])).astype(np.int8)))
     starts, ends = edge[0::2], edge[1::2]  # words are the runs of non-separators
     padded = np.concatenate((np.zeros(8, np.uint8), data, np.zeros(8, np.uint8)))
-    offsets = np.arange(8)
+    windows = np.lib.stride_tricks.sliding_window_view(padded, 8)  # 8 bytes from each byte
     lengths = ends - starts
-    head_idx = starts[:, None] + offsets + 8
-    head = np.where(offsets < lengths[:, None], padded[head_idx], 0).astype(np.uint8)
-    tail_idx = ends[:, None] - 8 + offsets + 8
-    tail = np.where(offsets >= 8 - lengths[:, None], padded[tail_idx], 0).astype(np.uint8)
+    short = lengths < 8
+    bits = (8 * np.minimum(lengths, 7)).astype(np.uint64)
+    # A word's first 8 bytes (fewer, zero-padded, for a short word) and its last 8 bytes.
+    head = windows[starts + 8].copy().view(np.uint64).ravel()
+    everything = ~np.uint64(0)
+    head &= np.where(short, (np.uint64(1) << bits) - np.uint64(1), everything)
+    tail = windows[ends].copy().view(np.uint64).ravel()
+    tail &= np.where(short, ~((np.uint64(1) << (np.uint64(64) - bits)) - np.uint64(1)), everything)
     with np.errstate(over="ignore"):
-        h = _mix(head.view(np.uint64).ravel() ^ lengths.astype(np.uint64))
-        h = _mix(h * np.uint64(_P) + tail.view(np.uint64).ravel())
-    owner = np.cumsum(data == 0x01)[starts]
+        h = _mix(head ^ lengths.astype(np.uint64))
+        h = _mix(h * np.uint64(_P) + tail)
+    owner = np.searchsorted(np.flatnonzero(data == 0x01), starts)  # key separators before
     return h, owner.astype(np.int64)
 
 
