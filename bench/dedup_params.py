@@ -30,19 +30,25 @@ from pipeline import corpus  # noqa: E402
 from pipeline.dedup import match_key, same_facts  # noqa: E402
 from pipeline.minhash import band_keys, signatures  # noqa: E402
 
-# (shingle words, bins, bands, rows, min_shared): the one in use first.
+# (shingle words, bins, bands, rows, rows' distance in bins, min_shared): the one in use first.
 CONFIGS = [
-    (corpus.SHINGLE, corpus.BINS, corpus.BANDS, corpus.ROWS, corpus.MIN_SHARED_BANDS),
-    (5, 128, 64, 2, 1),
-    (5, 128, 64, 2, 3),
-    (5, 128, 64, 2, 6),
-    (5, 128, 32, 4, 1),
-    (5, 256, 128, 2, 3),
-    (4, 128, 64, 2, 1),
-    (4, 128, 64, 2, 3),
-    (4, 128, 64, 2, 8),
-    (4, 64, 32, 2, 3),
-    (3, 128, 64, 2, 3),
+    (
+        corpus.SHINGLE,
+        corpus.BINS,
+        corpus.BANDS,
+        corpus.ROWS,
+        corpus.BAND_DISTANCE,
+        corpus.MIN_SHARED_BANDS,
+    ),
+    (3, 128, 64, 2, 8, 4),
+    (3, 128, 64, 2, 1, 6),
+    (3, 128, 64, 2, 16, 4),
+    (3, 128, 64, 2, 64, 4),
+    (4, 128, 64, 2, 1, 6),  # the parameters before 2026-11-24
+    (4, 128, 64, 2, 8, 6),
+    (4, 128, 64, 2, 64, 2),
+    (5, 128, 64, 2, 1, 6),
+    (2, 128, 64, 2, 64, 6),
 ]
 
 
@@ -98,22 +104,23 @@ def main() -> None:
         f"{len(ref)} pairs >= {args.threshold:g} with the same facts"
     )
     print(
-        f"{'words':>5} {'bins':>5} {'bands':>5} {'rows':>4} {'min':>4} {'sig/s':>8} "
+        f"{'words':>5} {'bins':>5} {'bands':>5} {'rows':>4} {'dist':>4} {'min':>4} {'sig/s':>8} "
         f"{'cands':>8} {'recall':>7}"
     )
     signatures(keys[:100])  # the first call pays for numpy warming up
     for config in CONFIGS:
-        shingle, bins, bands, rows, min_shared = config
+        shingle, bins, bands, rows, distance, min_shared = config
         t0 = time.perf_counter()
         sig = signatures(keys, bins, shingle)
         sig_s = time.perf_counter() - t0
-        bk = band_keys(sig, bands, rows)
+        bk = band_keys(sig, bands, rows, distance)
         pairs = corpus.candidate_pairs(bk, np.ones(n, dtype=bool), min_shared=min_shared)
         found = {(int(a), int(b)) for a, b in pairs}
         recall = len(ref & found) / len(ref) if ref else 1.0
         used = " <- used" if config == CONFIGS[0] else ""
         print(
-            f"{shingle:>5} {bins:>5} {bands:>5} {rows:>4} {min_shared:>4} {n / sig_s:>8.0f} "
+            f"{shingle:>5} {bins:>5} {bands:>5} {rows:>4} {distance:>4} {min_shared:>4} "
+            f"{n / sig_s:>8.0f} "
             f"{len(found):>8} {recall:>7.4f}{used}"
         )
 

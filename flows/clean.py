@@ -16,7 +16,7 @@ on 50 MB: 14.9 s of run time against 10.8 s for the library alone).
 import multiprocessing
 import sys
 from collections.abc import Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Literal
@@ -27,8 +27,11 @@ from prefect.cache_policies import NO_CACHE
 from prefect.futures import as_completed
 from prefect.logging import get_run_logger
 
+from flows import pool as pool_module
+from flows.stats import ShardProgress, summary_rows
 from pipeline.commit import commit_run
 from pipeline.config import Config, load_config
+from pipeline.errors import ConfigError, DatasetError
 from pipeline.records import Plan, RunSummary, ShardResult
 from pipeline.run import (
     default_workers,
@@ -39,7 +42,19 @@ from pipeline.run import (
 from pipeline.store import Store
 
 
-@task(name="plan", retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
+def _worth_retrying(task: Any, task_run: Any, state: Any) -> bool:
+    """Retry what may pass (a busy disk), not what fails the same way again: a bad --path or
+    configuration, a directory that is not a dataset."""
+    return not isinstance(state.data, ConfigError | DatasetError)
+
+
+@task(
+    name="plan",
+    retries=2,
+    retry_delay_seconds=2,
+    retry_condition_fn=_worth_retrying,
+    cache_policy=NO_CACHE,
+)
 def plan_task(
     raw: str,
     clean: str,
@@ -48,41 +63,39 @@ def plan_task(
     since: datetime | None,
     until: datetime | None,
     workers: int,
+    paths: list[str],
 ) -> Plan:
     return plan_run(
-        raw, clean, cfg, "backfill" if mode == "backfill" else "run", since, until, workers
+        raw, clean, cfg, "backfill" if mode == "backfill" else "run", since, until, workers, paths
     )
-
-
-_POOL: Executor | None = None  # set by the flow for the shard tasks of its run
 
 
 @contextmanager
 def shard_pool(workers: int) -> Iterator[None]:
     """Processes for the shard tasks of one flow run (none when one worker is enough)."""
-    global _POOL
     if workers <= 1:
         yield
         return
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["pipeline.run"])
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        _POOL = pool
+        pool_module.POOL = pool
         try:
             yield
         finally:
-            _POOL = None
+            pool_module.POOL = None
 
 
 @task(name="clean-shard", retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
 def shard_task(plan: Plan, shard_no: int, cfg: Config) -> ShardResult:
+    """One shard, in the flow's process pool; a failure names the raw file it was on."""
     files = plan.shards[shard_no]
     get_run_logger().info(
         "shard %d: %d files, %s .. %s", shard_no, len(files), files[0].path, files[-1].path
     )
-    if _POOL is None:
+    if pool_module.POOL is None:
         return process_shard(plan, shard_no, cfg)
-    return _POOL.submit(process_shard, plan, shard_no, cfg).result()
+    return pool_module.POOL.submit(process_shard, plan, shard_no, cfg).result()
 
 
 @task(name="commit", retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
@@ -100,16 +113,22 @@ def newsclean_flow(
     until: datetime | None = None,
     workers: int | None = None,
     progress: bool = False,
+    paths: list[str] | None = None,
+    overrides: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Clean what is new in ``raw`` (``run``) or reprocess it (``backfill``) into ``clean``."""
-    cfg = load_config(config)
+    """Clean what is new in ``raw`` (``run``) or reprocess it (``backfill``) into ``clean``.
+
+    ``paths`` (backfill): globs relative to ``raw`` naming the files to reprocess.
+    ``overrides``: ``{section: {key: value}}`` over the config file, as ``--set`` gives.
+    """
+    cfg = load_config(config, overrides)
     raw = raw or cfg.paths.raw
     clean = clean or cfg.paths.clean
     n_workers = workers or default_workers(cfg)
     store = Store(clean)
     with store.lock():
         store.clear_stale_staging()
-        plan = plan_task(raw, clean, cfg, mode, since, until, n_workers)
+        plan = plan_task(raw, clean, cfg, mode, since, until, n_workers, paths or [])
         if not plan.shards and not plan.replaced:
             summary = nothing_to_do(plan)
         else:
@@ -138,25 +157,12 @@ def newsclean_flow(
 
 
 def _wait(futures: Any, plan: Plan, progress: bool) -> list[ShardResult]:
-    if not progress:
-        return sorted((f.result() for f in futures), key=lambda r: r.shard_no)
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TimeRemainingColumn,
-        TransferSpeedColumn,
-    )
-
-    total = sum(f.size for f in plan.files)
     results: list[ShardResult] = []
-    columns = (BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn())
-    with Progress("[progress.description]{task.description}", *columns, transient=True) as bar:
-        job = bar.add_task(f"cleaning {len(plan.files)} files", total=total)
+    with ShardProgress(progress) as bar:
+        bar.start(plan)
         for fut in as_completed(list(futures)):
-            result = fut.result()
-            results.append(result)
-            bar.advance(job, result.bytes)
+            results.append(fut.result())
+            bar.advance(results[-1])
     return sorted(results, key=lambda r: r.shard_no)
 
 
@@ -164,39 +170,6 @@ def run_flow(**params: Any) -> dict[str, Any]:
     """Call the flow (Prefect starts a temporary server if no API is configured)."""
     result: dict[str, Any] = newsclean_flow(**params)
     return result
-
-
-def summary_rows(s: RunSummary) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = [
-        {"what": "files processed", "value": s.files_processed},
-        {"what": "files unchanged (skipped)", "value": s.files_unchanged},
-        {"what": "records read", "value": s.records},
-        {"what": "articles written", "value": s.articles_written},
-        {"what": "rejected records", "value": s.rejected},
-        {"what": "paragraphs in -> out", "value": f"{s.paragraphs_in} -> {s.paragraphs_out}"},
-    ]
-    rows += [{"what": f"removed: {reason}", "value": n} for reason, n in s.removed.items()]
-    rows += [{"what": f"dataset rows: {d}", "value": n} for d, n in s.dataset_rows.items()]
-    rows.append({"what": "seconds", "value": round(s.seconds, 2)})
-    if s.corpus_seconds:
-        rows.append({"what": "seconds in corpus dedup", "value": round(s.corpus_seconds, 2)})
-    return rows
-
-
-def format_summary(s: RunSummary | dict[str, Any]) -> str:
-    """The one-screen summary printed at the end of a run."""
-    if isinstance(s, dict):
-        s = RunSummary(**s)
-    head = f"newsclean {s.mode} {s.run_id}: " + ("committed" if s.committed else "NOT committed")
-    lines = [head]
-    if s.message:
-        lines.append(f"  {s.message}")
-    width = max(len(r["what"]) for r in summary_rows(s))
-    lines += [f"  {r['what']:<{width}}  {r['value']}" for r in summary_rows(s)]
-    if s.seconds and s.bytes_processed:
-        mb_s = s.bytes_processed / s.seconds / 1e6
-        lines.append(f"  {'throughput':<{width}}  {mb_s:.2f} MB/s")
-    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -11,11 +11,21 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import traceback
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pipeline.errors import ConfigError, DatasetError, LockedError, NewscleanError
+from pipeline.errors import (
+    ConfigError,
+    DatasetError,
+    LockedError,
+    NewscleanError,
+    ShardFailedError,
+)
 from pipeline.ingest import parse_datetime
+
+if TYPE_CHECKING:
+    from pipeline.config import Config
 
 
 def _date(value: str) -> datetime:
@@ -37,17 +47,48 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--config", help="newsclean.toml (default: ./newsclean.toml if present)")
         p.add_argument("--workers", type=int, help="processes for shards (default: one per core)")
         p.add_argument(
+            "--shard-mb", type=float, help="raw MB per shard (same as --set run.shard_mb=)"
+        )
+        settings(p)
+        p.add_argument(
             "--no-prefect",
             action="store_true",
             help="run the library directly, without a Prefect flow run (no server start-up)",
         )
+        p.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="print what the run would take and replace, and write nothing (no Prefect)",
+        )
+
+    def settings(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--set",
+            action="append",
+            default=[],
+            metavar="SECTION.KEY=VALUE",
+            dest="settings",
+            help="override a newsclean.toml key, e.g. --set dedup.near_threshold=90 (repeatable;"
+            " VALUE is TOML, a bare word a string)",
+        )
 
     run = sub.add_parser("run", help="process raw files not processed before")
     common(run)
-    backfill = sub.add_parser("backfill", help="reprocess all raw files, or a published-date range")
+    backfill = sub.add_parser(
+        "backfill", help="reprocess all raw files, or those named by --path and/or a date range"
+    )
     common(backfill)
     backfill.add_argument("--since", type=_date, help="published at or after this date")
     backfill.add_argument("--until", type=_date, help="published before this date")
+    backfill.add_argument(
+        "--path",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        dest="paths",
+        help="raw files to reprocess, a glob relative to the raw root ('wire/*.jsonl',"
+        " 'feeds/**'); repeatable; with --since/--until, the files both select",
+    )
 
     serve = sub.add_parser(
         "serve", help="keep scheduled runs going (starts a local Prefect server if needed)"
@@ -58,10 +99,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--raw")
     serve.add_argument("--clean")
     serve.add_argument("--config")
+    from flows.serve import RETENTION_HELP, retention_arg
+
+    serve.add_argument("--retention", type=retention_arg, default="7d", help=RETENTION_HELP)
 
     stats = sub.add_parser("stats", help="what the dataset holds, and the last runs")
     stats.add_argument("--clean", default=None)
     stats.add_argument("--config")
+    settings(stats)
     return parser
 
 
@@ -83,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
             from flows.stats import print_stats
             from pipeline.config import load_config
 
-            cfg = load_config(_config_path(args.config))
+            cfg = load_config(_config_path(args.config), _overrides(args))
             return print_stats(args.clean or cfg.paths.clean)
         if args.command == "serve":
             from flows.serve import serve
@@ -94,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
                 raw=args.raw,
                 clean=args.clean,
                 config=_config_path(args.config),
+                retention=args.retention,
             )
     except ConfigError as exc:
         print(f"newsclean: configuration error: {exc}", file=sys.stderr)
@@ -107,26 +153,59 @@ def main(argv: list[str] | None = None) -> int:
     except DatasetError as exc:
         print(f"newsclean: {exc}", file=sys.stderr)
         return 1
+    except ShardFailedError as exc:
+        # A bug or the machine, not the data: the traceback is for the bug report, the last
+        # line names the raw file and the shard.
+        traceback.print_exception(exc.__cause__ or exc, file=sys.stderr)
+        print(f"newsclean: {exc}", file=sys.stderr)
+        return 1
     except NewscleanError as exc:
         print(f"newsclean: {exc}", file=sys.stderr)
         return 1
     return 2
 
 
+def _overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """``--set`` items (and direct flags such as ``--shard-mb``) as ``{section: {key: value}}``;
+    later ones win, as on most command lines."""
+    from pipeline.config import parse_setting
+
+    out: dict[str, dict[str, Any]] = {}
+    for item in args.settings:
+        section, key, value = parse_setting(item)
+        out.setdefault(section, {})[key] = value
+    if getattr(args, "shard_mb", None) is not None:
+        out.setdefault("run", {})["shard_mb"] = args.shard_mb
+    return out
+
+
 def _run(args: argparse.Namespace) -> int:
+    from pipeline.config import load_config
+
+    overrides = _overrides(args)
+    config = _config_path(args.config)
+    cfg = load_config(config, overrides)  # a bad key fails here, before Prefect starts
     params: dict[str, Any] = {
         "raw": args.raw,
         "clean": args.clean,
-        "config": _config_path(args.config),
+        "config": config,
         "mode": args.command,
         "since": getattr(args, "since", None),
         "until": getattr(args, "until", None),
         "workers": args.workers,
+        "paths": getattr(args, "paths", []),
+        "overrides": overrides,
     }
-    from flows.clean import format_summary
+    from flows.stats import format_summary
 
+    if args.dry_run:
+        return _dry_run(params, cfg)
+    if params["paths"]:  # a glob that names nothing fails now, not after Prefect's start-up
+        from pipeline.run import check_paths
+
+        check_paths(args.raw or cfg.paths.raw, args.clean or cfg.paths.clean, params["paths"])
     if args.no_prefect:
-        summary = _run_library(params)
+        summary = _run_library(params, cfg)
     else:
         from flows.clean import run_flow
 
@@ -135,20 +214,43 @@ def _run(args: argparse.Namespace) -> int:
     return 0 if summary["committed"] else 1
 
 
-def _run_library(params: dict[str, Any]) -> dict[str, Any]:
-    from pipeline.config import load_config
-    from pipeline.run import run_pipeline
+def _dry_run(params: dict[str, Any], cfg: Config) -> int:
+    """The plan, printed: it only reads, so it runs here, without Prefect and without the
+    lock (a run committing meanwhile is seen as readers see it)."""
+    from flows.stats import format_preview
+    from pipeline.run import default_workers, plan_run, preview_plan
 
-    cfg = load_config(params["config"])
-    result = run_pipeline(
+    plan = plan_run(
         params["raw"] or cfg.paths.raw,
         params["clean"] or cfg.paths.clean,
         cfg,
         mode=params["mode"],
         since=params["since"],
         until=params["until"],
-        workers=params["workers"],
+        workers=params["workers"] or default_workers(cfg),
+        paths=params["paths"],
     )
+    print(format_preview(preview_plan(plan)))
+    return 0
+
+
+def _run_library(params: dict[str, Any], cfg: Config) -> dict[str, Any]:
+    from flows.stats import ShardProgress
+    from pipeline.run import run_pipeline
+
+    with ShardProgress(sys.stderr.isatty()) as bar:
+        result = run_pipeline(
+            params["raw"] or cfg.paths.raw,
+            params["clean"] or cfg.paths.clean,
+            cfg,
+            mode=params["mode"],
+            since=params["since"],
+            until=params["until"],
+            workers=params["workers"],
+            paths=params["paths"],
+            on_plan=bar.start,
+            on_shard=bar.advance,
+        )
     return result.to_dict()
 
 

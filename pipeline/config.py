@@ -176,15 +176,71 @@ def config_from_dict(data: dict[str, Any], base_dir: Path | None = None) -> Conf
     return cfg
 
 
-def load_config(path: str | Path | None) -> Config:
-    """Load ``newsclean.toml``; ``None`` gives the defaults."""
-    if path is None:
-        return Config()
-    p = Path(path)
+def load_config(
+    path: str | Path | None, overrides: dict[str, dict[str, Any]] | None = None
+) -> Config:
+    """Load ``newsclean.toml`` (``None``: the defaults), then apply ``overrides``.
+
+    ``overrides`` are ``{section: {key: value}}`` (what ``--set SECTION.KEY=VALUE`` gives),
+    applied on top of the file and validated together with it, so that a bad key or value
+    gets the same message whichever way it came. Relative rule files in ``overrides``
+    resolve from the working directory (they come from a command line), those in the file
+    from the file's directory.
+    """
+    data: dict[str, Any] = {}
+    base_dir: Path | None = None
+    if path is not None:
+        p = Path(path)
+        try:
+            data = tomllib.loads(p.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"config file not found: {p}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{p}: invalid TOML: {exc}") from None
+        base_dir = p.parent
+    if overrides:
+        data = _merge(data, overrides)
+    return config_from_dict(data, base_dir=base_dir)
+
+
+def parse_setting(text: str) -> tuple[str, str, Any]:
+    """``"SECTION.KEY=VALUE"`` as ``(section, key, value)``, VALUE read as a TOML value.
+
+    A VALUE that is not TOML is taken as a bare string, so that paths need no quotes in a
+    shell; the type is checked later with the other keys of its section.
+
+    >>> parse_setting("dedup.near_threshold=90")
+    ('dedup', 'near_threshold', 90)
+    >>> parse_setting('boilerplate.rule_files=["a.toml"]')
+    ('boilerplate', 'rule_files', ['a.toml'])
+    >>> parse_setting("paths.raw=/srv/raw")
+    ('paths', 'raw', '/srv/raw')
+    """
+    name, eq, raw_value = text.partition("=")
+    section, dot, key = name.strip().partition(".")
+    if not eq or not dot or not section or not key:
+        raise ConfigError(f"--set {text!r}: expected SECTION.KEY=VALUE, e.g. dedup.min_chars=30")
+    raw_value = raw_value.strip()
     try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"config file not found: {p}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{p}: invalid TOML: {exc}") from None
-    return config_from_dict(data, base_dir=p.parent)
+        parsed = tomllib.loads(f"value = {raw_value}")
+    except tomllib.TOMLDecodeError:
+        parsed = {}
+    value = parsed["value"] if list(parsed) == ["value"] else raw_value
+    return section, key, value
+
+
+def _merge(data: dict[str, Any], overrides: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    merged = {
+        section: dict(values) if isinstance(values, dict) else values
+        for section, values in data.items()
+    }
+    for section, values in overrides.items():
+        table = merged.setdefault(section, {})
+        if not isinstance(table, dict) or not isinstance(values, dict):
+            raise ConfigError(f"[{section}] must be a table")
+        for key, value in values.items():
+            if section == "boilerplate" and key == "rule_files" and isinstance(value, list):
+                # Absolute, so that config_from_dict does not resolve them from base_dir.
+                value = [str(Path(v).resolve()) if isinstance(v, str) else v for v in value]
+            table[key] = value
+    return merged

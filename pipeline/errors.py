@@ -23,3 +23,8 @@ class DatasetError(NewscleanError):
 
 class LockedError(NewscleanError):
     """Another run holds the lock on the output directory."""
+
+
+class ShardFailedError(NewscleanError):
+    """A shard failed on something other than a bad record (those become ``rejected/``
+    rows): a bug, or the machine (a full disk). The message names the raw file and shard."""

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -20,7 +22,7 @@ import pytest
 
 from pipeline import __version__
 from pipeline.config import Config
-from pipeline.errors import DatasetError, LockedError
+from pipeline.errors import DatasetError, LockedError, ShardFailedError
 from pipeline.run import run_pipeline
 from pipeline.store import Store
 
@@ -275,14 +277,9 @@ def test_backfill_by_published_date_retakes_the_files_of_that_range(
     clean = tmp_path / "clean"
     run_pipeline(sample_raw, clean, CFG, workers=1)
     before = rows(clean, "articles")
+    since, until = datetime(2022, 1, 11, tzinfo=UTC), datetime(2022, 1, 13, tzinfo=UTC)
     summary = run_pipeline(
-        sample_raw,
-        clean,
-        CFG,
-        mode="backfill",
-        since=datetime(2022, 1, 11, tzinfo=UTC),
-        until=datetime(2022, 1, 13, tzinfo=UTC),
-        workers=1,
+        sample_raw, clean, CFG, mode="backfill", since=since, until=until, workers=1
     )
     assert summary.files_processed == 2  # citynews.json (Jan 11) and valleytimes.csv (Jan 12)
     assert rows(clean, "articles") == before
@@ -291,6 +288,157 @@ def test_backfill_by_published_date_retakes_the_files_of_that_range(
         for r in pq.read_table(clean / "articles").to_pylist()
         if r["run_id"] == summary.run_id
     } == {"export/citynews.json", "export/valleytimes.csv"}
+
+    # The files of that range change (a scraper fixed): the backfill gives what a fresh run
+    # over the same raw files gives, in every dataset.
+    csv = sample_raw / "export" / "valleytimes.csv"
+    csv.write_text(csv.read_text().replace("80 mm", "95 mm"))
+    city = sample_raw / "export" / "citynews.json"
+    city.write_text(city.read_text().replace('"headline": "Photo gallery"', '"body": "Photos."'))
+    summary = run_pipeline(
+        sample_raw, clean, CFG, mode="backfill", since=since, until=until, workers=1
+    )
+    assert summary.files_processed == 2
+    reference = tmp_path / "reference"
+    run_pipeline(sample_raw, reference, CFG, workers=1)
+    for dataset in ("articles", "removed", "rejected"):
+        assert rows(clean, dataset) == rows(reference, dataset)
+    assert rows(clean, "articles") != before
+    assert ("export/citynews.json", 1) not in {
+        (r["source_path"], r["record_no"]) for r in rows(clean, "rejected")
+    }
+    # ... and the manifest took them: a run now has nothing to do.
+    assert run_pipeline(sample_raw, clean, CFG, workers=1).message.startswith("nothing new")
+
+
+def test_new_files_alone_are_processed_and_then_a_run_is_a_quick_no_op(
+    sample_raw: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipeline import run as run_module
+
+    clean = tmp_path / "clean"
+    first = run_pipeline(sample_raw, clean, CFG, workers=1)
+    before = rows(clean, "articles")
+    synthetic_corpus(sample_raw / "dropped", files=2, per_file=3, seed=5)
+    second = run_pipeline(sample_raw, clean, CFG, workers=1)
+    assert (second.files_processed, second.files_unchanged) == (2, 13)
+    new = {"dropped/feed-0000.jsonl", "dropped/feed-0001.jsonl"}
+    manifest = Store(clean).read("manifest").to_pylist()
+    assert {m["path"] for m in manifest if m["run_id"] == second.run_id} == new
+    assert {m["path"] for m in manifest if m["run_id"] == first.run_id} == {
+        r["source_path"] for r in before
+    } | {"bad/empty.txt", "bad/junk.txt"}
+    articles = pq.read_table(clean / "articles").to_pylist()
+    assert {a["source_path"] for a in articles if a["run_id"] == second.run_id} == new
+    assert [a for a in rows(clean, "articles") if a["source_path"] not in new] == before
+
+    # Nothing new: no file is read (size and mtime match the manifest), nothing is written.
+    hashed: list[Path] = []
+    monkeypatch.setattr(run_module, "sha256_file", lambda p: hashed.append(p) or "")
+    current = Store(clean).current()
+    third = run_pipeline(sample_raw, clean, CFG, workers=1)
+    assert (third.files_processed, third.files_unchanged) == (0, 15)
+    assert third.message == "nothing new: every raw file was already processed, unchanged"
+    assert hashed == []
+    assert Store(clean).current() == current
+    assert third.seconds < 5
+
+
+CONCURRENT = [sys.executable, "-m", "flows.cli", "run", "--no-prefect", "--workers", "1"]
+
+
+def raw_records(raw: Path) -> set[tuple[str, int | None]]:
+    """Every record of the raw files, as (path, record number); None for a whole file."""
+    from pipeline.ingest import discover, read_file
+
+    return {(r.source_path, r.record_no) for p in discover(raw) for r in read_file(raw, p)}
+
+
+def test_two_concurrent_runs_leave_a_whole_dataset(sample_raw: Path, tmp_path: Path) -> None:
+    synthetic_corpus(sample_raw / "more", files=4, per_file=60, seed=3)
+    clean = tmp_path / "clean"
+    cmd = [*CONCURRENT, "--raw", str(sample_raw), "--clean", str(clean)]
+    procs = [
+        subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    outcomes = sorted(
+        (p.returncode, out, err) for p, (out, err) in zip(procs, outputs, strict=True)
+    )
+    codes = [code for code, _, _ in outcomes]
+    assert codes in ([0, 0], [0, 3]), outcomes
+    if codes == [0, 3]:  # the second found the lock taken, and said by whom
+        assert re.fullmatch(
+            rf"newsclean: another newsclean run \(pid \d+\) is writing to {clean}\n"
+            r"  hint: wait for it to finish, or check that it is still alive\n",
+            outcomes[1][2],
+        )
+    else:  # one after the other: the second had nothing to do
+        assert sum("nothing new" in out for _, out, _ in outcomes) == 1
+    articles = ds.dataset(clean / "articles", partitioning="hive").to_table()
+    glob = f"{clean}/articles/**/*.parquet"
+    ids = duckdb.sql(
+        f"select article_id, count(*) from read_parquet('{glob}', hive_partitioning=true)"
+        " group by article_id having count(*) > 1"
+    ).fetchall()
+    assert ids == [] and articles.num_rows == 12 + 4 * 60
+    accounted = {(a["source_path"], a["record_no"]) for a in rows(clean, "articles")}
+    accounted |= {(r["source_path"], r["record_no"]) for r in rows(clean, "rejected")}
+    same_url = [
+        (r["source_path"], r["record_no"])
+        for r in rows(clean, "removed")
+        if r["reason"] == "duplicate_article" and r["matched_article_id"] == r["article_id"]
+    ]
+    assert raw_records(sample_raw) == accounted | set(same_url)
+    assert len(accounted) + len(same_url) == len(raw_records(sample_raw))
+
+
+def test_a_file_that_breaks_its_shard_is_named(
+    sample_raw: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not a bad record (those go to rejected/): a failure of the code or the machine."""
+    from pipeline import run as run_module
+
+    original = run_module._add_cleaned
+
+    def fail_on_valleytimes(cleaned: Any, *args: Any) -> None:
+        if cleaned.article.source_path == "export/valleytimes.csv":
+            raise ZeroDivisionError("division by zero")
+        original(cleaned, *args)
+
+    monkeypatch.setattr(run_module, "_add_cleaned", fail_on_valleytimes)
+    tiny = Config(run=type(CFG.run)(shard_mb=0.001))
+    plan = run_module.plan_run(sample_raw, tmp_path / "clean", tiny, workers=2)
+    (shard_no,) = [
+        i for i, s in enumerate(plan.shards) if "export/valleytimes.csv" in {f.path for f in s}
+    ]
+    assert len(plan.shards) > 2 and shard_no > 0
+    # In worker processes (the exception crosses a process boundary) and in this one.
+    for workers in (2, 1):
+        with pytest.raises(ShardFailedError) as failure:
+            run_pipeline(sample_raw, tmp_path / "clean", tiny, workers=workers)
+        assert re.fullmatch(
+            rf"raw file 'export/valleytimes.csv' \(record 0\) failed in shard {shard_no} of run"
+            r" \S+: ZeroDivisionError: division by zero",
+            str(failure.value),
+        )
+    assert Store(tmp_path / "clean").current() is None  # nothing committed
+
+    # Once its files are read, a shard that cannot write names itself and its files.
+    monkeypatch.setattr(run_module, "_add_cleaned", original)
+
+    def disk_full(*args: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(run_module, "write_parquet", disk_full)
+    with pytest.raises(ShardFailedError) as failure:
+        run_pipeline(sample_raw, tmp_path / "clean", CFG, workers=1)
+    assert re.fullmatch(
+        r"shard 0 of run \S+ \(13 raw files, bad/empty.txt .. wire/2022-01-10.jsonl\) failed"
+        r" writing its parts: OSError: \[Errno 28\] No space left on device",
+        str(failure.value),
+    )
 
 
 def test_a_failed_commit_can_be_retried_with_nothing_lost(
