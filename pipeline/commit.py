@@ -329,7 +329,12 @@ class _Index:
             new_flags.append(np.full(t.num_rows, n >= len(old)))
             tables.append(t.drop_columns(["bands"]))
         self.table = pa.concat_tables(tables) if tables else None
-        self.bands = np.concatenate(bands) if bands else np.zeros((0, BANDS), np.uint32)
+        # Band-major (one row per band): candidate generation works a band at a time.
+        self.bands_t = (
+            np.concatenate([b.T for b in bands], axis=1)
+            if bands
+            else np.zeros((BANDS, 0), np.uint32)
+        )
         self.new = np.concatenate(new_flags) if new_flags else np.zeros(0, bool)
         self._texts: dict[int, pa.Array] = {}
         self._part = self.column("part") if len(self) else np.zeros(0, np.int32)
@@ -373,6 +378,20 @@ class _Index:
             column = pq.read_table(self.parts[part], columns=["text"])["text"]
             self._texts[part] = column.combine_chunks()
         return str(self._texts[part][int(self._row[i])].as_py())
+
+    def texts(self, rows: np.ndarray[Any, Any]) -> dict[int, str]:
+        """The texts of many rows at once (part by part, one take each)."""
+        out: dict[int, str] = {}
+        rows = np.unique(rows)
+        parts = self._part[rows]
+        for part in np.unique(parts).tolist():
+            mine = rows[parts == part]
+            if part not in self._texts:
+                column = pq.read_table(self.parts[part], columns=["text"])["text"]
+                self._texts[part] = column.combine_chunks()
+            taken = self._texts[part].take(pa.array(self._row[mine])).to_pylist()
+            out.update(zip(mine.tolist(), taken, strict=True))
+        return out
 
     def lines(self, article_id: str) -> list[tuple[int, int, str]]:
         """(line, position, text) of every indexed line of one article, in order."""
@@ -418,13 +437,12 @@ def _corpus_decisions(
     _, first = np.unique(hashes[order], return_index=True)
     reps = order[np.sort(first)]
     rep_new = ~np.isin(hashes[reps], hashes[~index.new & has_key])
-    pairs = candidate_pairs(index.bands[reps], rep_new)
+    workers = cfg.run.workers or os.cpu_count() or 1
+    pairs = candidate_pairs(index.bands_t[:, reps].T, rep_new, workers=workers)
     # Texts with the same words are exact copies: decided by their key, never verified.
     pairs = pairs[keys[reps[pairs[:, 0]]] != keys[reps[pairs[:, 1]]]]
-    workers = cfg.run.workers or os.cpu_count() or 1
-    new_edges = verify_pairs(
-        pairs, hashes[reps], lambda i: index.text(int(reps[i])), cfg.dedup, workers
-    )
+    texts = index.texts(reps[pairs.ravel()])
+    new_edges = verify_pairs(pairs, hashes[reps], lambda i: texts[reps[i]], cfg.dedup, workers)
     edges = [
         Edge(int(a), int(b), float(s), str(k))
         for a, b, s, k in zip(

@@ -30,7 +30,7 @@ import hashlib
 import multiprocessing
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import repeat
@@ -101,6 +101,7 @@ def candidate_pairs(
     new: npt.NDArray[np.bool_],
     min_shared: int = MIN_SHARED_BANDS,
     cap: int = BUCKET_CAP,
+    workers: int = 1,
 ) -> I64:
     """Pairs ``(i, j)``, ``i < j``, of rows that share at least ``min_shared`` band keys, at
     least one of them ``new``.
@@ -111,45 +112,59 @@ def candidate_pairs(
     Linear in rows and in pairs met: most band keys and most pairs occur once, and a
     counting pass over hashed slots sets them aside before anything is sorted. When few rows
     are new (an incremental run), each band looks only at the rows that share a key with one.
+    Bands go to ``workers`` threads (numpy works outside the GIL).
 
     >>> bands = np.array([[1, 2, 3], [1, 2, 4], [5, 2, 3], [6, 7, 8]], dtype=np.uint32)
     >>> candidate_pairs(bands, np.ones(4, dtype=bool), min_shared=2).tolist()
     [[0, 1], [0, 2]]
     """
     n = bands.shape[0]
-    found: list[U64] = []
     if not new.any():
         return np.zeros((0, 2), dtype=np.int64)
-    few_new = new.mean() < 0.5
-    for column in np.ascontiguousarray(bands.T):
-        if few_new:  # an incremental run: only rows whose key's slot holds a new row's key
-            slot = _slots(column, 4 * n)
-            wanted = np.zeros(int(slot.max()) + 1, dtype=bool)
-            wanted[slot[new]] = True
-            rows = np.flatnonzero(wanted[slot])
-            members, rank = _buckets(column[rows])
-            members = rows[members]
-        else:
-            members, rank = _buckets(column)
-        # Each member pairs with the (up to ``cap``) members before it in its bucket: at
-        # distance k, the members of rank >= k, a set that shrinks as k grows.
-        at = np.flatnonzero(rank >= 1)
-        for k in range(1, cap + 1):
-            if k > 1:
-                at = at[rank[at] >= k]
-            if not at.size:
-                break
-            lo, hi = members[at - k], members[at]
-            keep = new[lo] | new[hi]
-            found.append(lo[keep].astype(np.uint64) * np.uint64(n) + hi[keep].astype(np.uint64))
+    few_new = bool(new.mean() < 0.5)
+
+    def band(column: U32) -> U64:
+        return _band_pairs(column, new, few_new, cap)
+
+    columns = list(np.ascontiguousarray(bands.T))
+    if workers > 1:
+        with ThreadPoolExecutor(workers) as pool:
+            found = list(pool.map(band, columns))
+    else:
+        found = [band(column) for column in columns]
     need = min(min_shared, bands.shape[1])
-    if not found:
-        return np.zeros((0, 2), dtype=np.int64)
     codes = np.concatenate(found)
     codes = codes[_slot_counts(codes, 2 * codes.size) >= need]
     codes, shared = np.unique(codes, return_counts=True)
     codes = codes[shared >= need]
     return np.stack(((codes // np.uint64(n)), (codes % np.uint64(n))), 1).astype(np.int64)
+
+
+def _band_pairs(column: U32, new: npt.NDArray[np.bool_], few_new: bool, cap: int) -> U64:
+    """The pairs of rows that share this band's key (one new at least), as ``i * n + j``."""
+    n = column.size
+    if few_new:  # an incremental run: only rows whose key's slot holds a new row's key
+        slot = _slots(column, 4 * n)
+        wanted = np.zeros(int(slot.max()) + 1, dtype=bool)
+        wanted[slot[new]] = True
+        rows = np.flatnonzero(wanted[slot])
+        members, rank = _buckets(column[rows])
+        members = rows[members]
+    else:
+        members, rank = _buckets(column)
+    # Each member pairs with the (up to ``cap``) members before it in its bucket: at distance
+    # k, the members of rank >= k, a set that shrinks as k grows.
+    found: list[U64] = [np.zeros(0, np.uint64)]
+    at = np.flatnonzero(rank >= 1)
+    for k in range(1, cap + 1):
+        if k > 1:
+            at = at[rank[at] >= k]
+        if not at.size:
+            break
+        lo, hi = members[at - k], members[at]
+        keep = new[lo] | new[hi]
+        found.append(lo[keep].astype(np.uint64) * np.uint64(n) + hi[keep].astype(np.uint64))
+    return np.concatenate(found)
 
 
 def _slots(values: U64 | U32, size: int) -> npt.NDArray[np.intp]:
@@ -247,7 +262,7 @@ def verify_pairs(
     """
     texts = [(text_of(i), text_of(j)) for i, j in pairs.tolist()]
     if workers > 1 and len(texts) >= PARALLEL_PAIRS:
-        step = -(-len(texts) // (4 * workers))
+        step = -(-len(texts) // (16 * workers))  # small chunks: candidates come in clumps
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["pipeline.corpus"])
         with ProcessPoolExecutor(workers, mp_context=context) as pool:
