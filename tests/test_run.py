@@ -262,6 +262,10 @@ def test_killed_at_random_moments_leaves_a_whole_dataset(
         # Readers see the last committed run, whole: the one before, or the new one.
         seen = rows(clean, "articles")
         assert seen in (before, after_run)
+        glob = f"{clean}/articles/**/*.parquet"
+        assert duckdb.sql(
+            f"select count(*), count(distinct article_id) from read_parquet('{glob}')"
+        ).fetchall() == [(len(seen), len(seen))]
         if seen == after_run:
             break
     run_pipeline(raw, clean, CFG, workers=1)
