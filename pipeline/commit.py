@@ -49,6 +49,19 @@ from pipeline.corpus import (
     verify_pairs,
 )
 from pipeline.dedup import match_key
+from pipeline.learned import (
+    HEAD,
+    KIND_CODES,
+    KINDS,
+    LEAD,
+    SHAPE,
+    LearnConfig,
+    Lines,
+    at_edge,
+    learn,
+    line_keys,
+    template,
+)
 from pipeline.records import Plan, RunSummary, ShardResult
 from pipeline.schema import (
     ARTICLES,
@@ -63,7 +76,10 @@ from pipeline.schema import (
 )
 from pipeline.store import Store, parquet_metadata, write_parquet
 
-_CORPUS_REASONS = pa.array(["duplicate_exact", "duplicate_near", "duplicate_article"])
+# Rows of removed/ that the commit decides (from the index), not the shards.
+_CORPUS_REASONS = pa.array(
+    ["duplicate_exact", "duplicate_near", "duplicate_article", "boilerplate_learned"]
+)
 _NO_DATE = datetime.max.replace(tzinfo=UTC)
 
 
@@ -76,6 +92,7 @@ class _Record:
     source_path: str
     record_no: int
     new: bool
+    source: str | None = None
 
     @property
     def order(self) -> tuple[Any, ...]:
@@ -125,7 +142,7 @@ def commit_run(plan: Plan, results: list[ShardResult], cfg: Config) -> RunSummar
     t0 = time.perf_counter()
     index = _Index(old_parts["index"], new_parts["index"], replaced_arr, loser_refs)
     old_edges = _read_edges(old_parts["edges"])
-    corpus = _corpus_decisions(index, live, old_edges, cfg) if cfg.dedup.across_articles else None
+    corpus = _corpus_decisions(index, live, old_edges, cfg)
     corpus_seconds = time.perf_counter() - t0
     decisions = corpus.by_article if corpus else {}
     dup_of = corpus.duplicate_of if corpus else {}
@@ -278,11 +295,14 @@ def commit_run(plan: Plan, results: list[ShardResult], cfg: Config) -> RunSummar
 def _records(parts: list[Path], replaced: pa.Array | None, new: bool) -> list[_Record]:
     out = []
     for part in parts:
-        t = pq.read_table(part, columns=["article_id", "published_at", "source_path", "record_no"])
+        t = pq.read_table(
+            part, columns=["article_id", "published_at", "source_path", "record_no", "source"]
+        )
         if replaced is not None:
             t = t.filter(pc.invert(pc.is_in(t["source_path"], value_set=replaced)))
-        for aid, pub, path, rec in zip(*(t[c].to_pylist() for c in t.column_names), strict=True):
-            out.append(_Record(aid, pub, path, rec, new))
+        columns = (t[c].to_pylist() for c in t.column_names)
+        for aid, pub, path, rec, source in zip(*columns, strict=True):
+            out.append(_Record(aid, pub, path, rec, new, source))
     return out
 
 
@@ -309,6 +329,9 @@ class _Index:
         "chars",
         "key",
         "text_hash",
+        "shape",
+        "head",
+        "lead",
     ]
 
     def __init__(
@@ -345,15 +368,29 @@ class _Index:
         again from the text (the whole part is kept, for the commit to write it anew)."""
         if current_fingerprints(pq.read_schema(part).metadata):
             return pq.read_table(part, columns=[*self._COLUMNS, "bands"])
-        whole = pq.read_table(part, schema=INDEX)
+        whole = pq.read_table(part)
         has_key = pc.is_valid(whole["key"]).to_numpy(zero_copy_only=False)
         texts = whole["text"].to_pylist()
         bands = np.zeros((whole.num_rows, BANDS), dtype=np.uint32)
         if has_key.any():
             bands[has_key] = fingerprints([match_key(texts[i]) for i in np.flatnonzero(has_key)])
-        column = pa.FixedSizeListArray.from_arrays(pa.array(bands.ravel()), BANDS)
-        at = whole.schema.get_field_index("bands")
-        whole = whole.set_column(at, INDEX.field("bands"), column)
+        columns = {name: whole[name] for name in whole.column_names}
+        columns["bands"] = pa.FixedSizeListArray.from_arrays(pa.array(bands.ravel()), BANDS)
+        lines = whole["line"].to_pylist()
+        aids = whole["article_id"].to_pylist()
+        n_lines: dict[str, int] = defaultdict(int)
+        for aid, line in zip(aids, lines, strict=True):
+            n_lines[aid] = max(n_lines[aid], line + 1)
+        keys = np.array(
+            [
+                line_keys(t, at_edge(line, n_lines[aid]))
+                for t, line, aid in zip(texts, lines, aids, strict=True)
+            ],
+            np.uint64,
+        ).reshape(-1, 3)
+        for n, name in enumerate(("shape", "head", "lead")):
+            columns[name] = pa.array(keys[:, n], pa.uint64())
+        whole = pa.table([columns[f.name] for f in INDEX], schema=INDEX)
         self.migrated[part] = whole
         return whole.select([*self._COLUMNS, "bands"])
 
@@ -419,6 +456,7 @@ class _Corpus:
 def _corpus_decisions(
     index: _Index, live: dict[str, _Record], old_edges: pa.Table, cfg: Config
 ) -> _Corpus:
+    """Learned boilerplate, then copies across articles, over every live line."""
     if not len(index):
         return _Corpus({}, {}, [])
     in_order = sorted(
@@ -427,11 +465,35 @@ def _corpus_decisions(
     assert index.table is not None
     ranks = pc.index_in(index.table["article_id"], value_set=pa.array(in_order, pa.string()))
     ranks = ranks.to_numpy(zero_copy_only=False).astype(np.int64)
+    lines = index.column("line")
+    aids = index.column("article_id")
+    positions, chars = index.column("position"), index.column("chars")
+    by_article: dict[str, list[Decision]] = defaultdict(list)
+
+    learned = np.zeros(len(index), np.int8)
+    if cfg.boilerplate.learn:
+        learned = _learned(index, live, in_order, ranks, cfg)
+        for i in np.flatnonzero(learned).tolist():
+            by_article[aids[i]].append(
+                Decision(
+                    aids[i],
+                    int(lines[i]),
+                    int(positions[i]),
+                    "boilerplate_learned",
+                    KINDS[int(learned[i])],
+                    None,
+                    None,
+                    int(chars[i]),
+                    i,
+                )
+            )
+    if not cfg.dedup.across_articles:
+        return _Corpus(dict(by_article), {}, [])
+
     has_key = pc.is_valid(index.table["key"]).to_numpy(zero_copy_only=False)
     rows = np.flatnonzero(has_key)
     keys = pc.fill_null(index.table["key"], 0).to_numpy().astype(np.uint64)
     hashes = pc.fill_null(index.table["text_hash"], 0).to_numpy().astype(np.uint64)
-    lines = index.column("line")
     order = rows[np.lexsort((lines[rows], ranks[rows]))]
     # One representative per distinct text: its first row in corpus order.
     _, first = np.unique(hashes[order], return_index=True)
@@ -449,12 +511,12 @@ def _corpus_decisions(
             *(old_edges[c].to_pylist() for c in ("a", "b", "score", "kind")), strict=True
         )
     ] + new_edges
-    # Only texts that occur twice or have an edge can be decided against.
+    # Only texts that occur twice or have an edge can be decided against; learned
+    # boilerplate is no one's copy.
     _, inverse, counts = np.unique(keys[rows], return_inverse=True, return_counts=True)
     linked = np.array([e.a for e in edges] + [e.b for e in edges], dtype=np.uint64)
     involved = rows[(counts[inverse] > 1) | np.isin(hashes[rows], linked)]
-    aids = index.column("article_id")
-    positions, chars = index.column("position"), index.column("chars")
+    involved = involved[learned[involved] == 0]
     paragraphs = [
         Paragraph(rank, line, str(aids[i]), position, int(key), int(text_hash), n, i)
         for i, rank, line, position, key, text_hash, n in zip(
@@ -469,14 +531,44 @@ def _corpus_decisions(
         )
     ]
     decisions = decide(paragraphs, edges)
-    by_article: dict[str, list[Decision]] = defaultdict(list)
     for d in decisions:
         by_article[d.article_id].append(d)
-    chars_by_rank = np.bincount(ranks, weights=chars, minlength=len(in_order))
+    # An article's share copied: of its characters that are not learned boilerplate.
+    content = np.where(learned == 0, chars, 0)
+    chars_by_rank = np.bincount(ranks, weights=content, minlength=len(in_order))
     rank_of = {aid: n for n, aid in enumerate(in_order)}
     total = {aid: int(chars_by_rank[rank_of[aid]]) for aid in by_article}
     dup_of = duplicate_articles(decisions, total, cfg.dedup.article_coverage)
     return _Corpus(dict(by_article), dup_of, new_edges)
+
+
+def _learned(
+    index: _Index,
+    live: dict[str, _Record],
+    in_order: list[str],
+    ranks: np.ndarray[Any, Any],
+    cfg: Config,
+) -> np.ndarray[Any, Any]:
+    """The kind of learned template each index row matches (0: none).
+
+    A source is the article's ``source`` (the URL's host unless the record names one), else
+    the folder of its raw file."""
+    assert index.table is not None
+    sources = [live[aid].source or os.path.dirname(live[aid].source_path) for aid in in_order]
+    codes = pc.dictionary_encode(pa.array(sources, pa.string())).indices.to_numpy()
+    lines = Lines(
+        source=codes.astype(np.int64)[ranks],
+        article=ranks,
+        line=index.column("line").astype(np.int64),
+        chars=index.column("chars").astype(np.int64),
+        keys={
+            kind: index.column(name).astype(np.uint64)
+            for kind, name in ((SHAPE, "shape"), (HEAD, "head"), (LEAD, "lead"))
+        },
+        copy=pc.fill_null(index.table["key"], 0).to_numpy().astype(np.uint64),
+    )
+    bp = cfg.boilerplate
+    return learn(lines, LearnConfig(bp.learn_min_articles, bp.learn_min_share))
 
 
 def _read_edges(parts: list[Path]) -> pa.Table:
@@ -516,12 +608,26 @@ def _signature(
 ) -> frozenset[tuple[Any, ...]]:
     """What an article's corpus rows in removed/ say, to tell whether they changed."""
     sig: set[tuple[Any, ...]] = {
-        (d.position, d.reason, d.detail, d.matched_article_id, d.matched_position)
+        _row_signature(d.position, d.reason, d.detail, d.matched_article_id, d.matched_position)
         for d in decisions or ()
     }
     if dup_of:
         sig.add((None, "duplicate_article", _article_detail(dup_of), dup_of[0], None))
     return frozenset(sig)
+
+
+def _row_signature(
+    position: int | None,
+    reason: str,
+    detail: str,
+    matched_article_id: str | None,
+    matched_position: int | None,
+) -> tuple[Any, ...]:
+    # A learned line's detail is its template, made from its own text at write time: the
+    # line and the reason say all that can change.
+    if reason == "boilerplate_learned":
+        return (position, reason)
+    return (position, reason, detail, matched_article_id, matched_position)
 
 
 def _article_detail(dup_of: tuple[str, float]) -> str:
@@ -546,13 +652,13 @@ def _previous_decisions(
         mask = pc.and_(
             pc.and_(
                 pc.is_in(t["reason"], value_set=_CORPUS_REASONS),
-                pc.fill_null(pc.not_equal(t["matched_article_id"], t["article_id"]), False),
+                pc.fill_null(pc.not_equal(t["matched_article_id"], t["article_id"]), True),
             ),
             pc.invert(pc.is_in(t["source_path"], value_set=replaced)),
         )
         for row in t.filter(mask).to_pylist():
             prev[row["article_id"]].add(
-                (
+                _row_signature(
                     row["position"],
                     row["reason"],
                     row["detail"],
@@ -624,12 +730,14 @@ def _corpus_rows(
     for aid in sorted(rewrite):
         rec = live[aid]
         for d in sorted(decisions.get(aid, ()), key=lambda d: d.line):
+            text = index.text(d.row)
+            learned = d.reason == "boilerplate_learned"
             rows.add(
                 article_id=aid,
                 position=d.position,
-                text=index.text(d.row),
+                text=text,
                 reason=d.reason,
-                detail=d.detail,
+                detail=template(text, KIND_CODES[d.detail]) if learned else d.detail,
                 matched_article_id=d.matched_article_id,
                 matched_position=d.matched_position,
                 source_path=rec.source_path,

@@ -10,6 +10,9 @@ are errors (a typo must not silently fall back to a default)::
     [boilerplate]
     builtin_rules = true          # use the rule pack shipped in pipeline/rules/
     rule_files = ["my_rules.toml"]  # more rule packs, same format
+    learn = true                  # learn each source's chrome from what repeats in it
+    learn_min_articles = 3        # a template must be in at least this many of its articles
+    learn_min_share = 0.1         # and in this share of them (lines at the edges; 3x inside)
 
     [dedup]
     min_chars = 40                # shorter paragraphs are never duplicates (dialogue lines)
@@ -29,7 +32,7 @@ from __future__ import annotations
 import hashlib
 import json
 import tomllib
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +49,15 @@ class PathsConfig:
 class BoilerplateConfig:
     builtin_rules: bool = True
     rule_files: tuple[str, ...] = ()
+    # Learned boilerplate (pipeline/learned.py); thresholds measured by
+    # bench/boilerplate_eval.py (README).
+    learn: bool = True
+    learn_min_articles: int = 3
+    learn_min_share: float = 0.1
+
+    def __post_init__(self) -> None:
+        _check(self.learn_min_articles >= 2, "boilerplate.learn_min_articles must be >= 2")
+        _check(0 < self.learn_min_share <= 1, "boilerplate.learn_min_share must be in (0, 1]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +178,7 @@ def config_from_dict(data: dict[str, Any], base_dir: Path | None = None) -> Conf
         resolved = tuple(str((base_dir / p).resolve()) for p in cfg.boilerplate.rule_files)
         cfg = Config(
             paths=cfg.paths,
-            boilerplate=BoilerplateConfig(cfg.boilerplate.builtin_rules, resolved),
+            boilerplate=replace(cfg.boilerplate, rule_files=resolved),
             dedup=cfg.dedup,
             run=cfg.run,
         )

@@ -54,7 +54,8 @@ BAND_DISTANCE = 8
 # What the band keys of an index part were made with; a part made otherwise (an older
 # newsclean) has its band keys made again from its text when read.
 FINGERPRINT_KEY = b"newsclean.fingerprint"
-FINGERPRINT = f"oph-w{SHINGLE}-{BINS}-{BANDS}x{ROWS}-d{BAND_DISTANCE}"
+# "+t1": the part also has the template keys of pipeline.learned (version 1).
+FINGERPRINT = f"oph-w{SHINGLE}-{BINS}-{BANDS}x{ROWS}-d{BAND_DISTANCE}+t1"
 # A bucket (texts sharing one band key) of more than this many texts pairs each text only with
 # the BUCKET_CAP texts before it: a boilerplate-like template shared by thousands of paragraphs
 # would otherwise cost millions of comparisons. Copies of one story are far fewer.
@@ -306,15 +307,16 @@ class Paragraph:
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    """A paragraph removed as a copy of a kept paragraph of an earlier article."""
+    """A paragraph removed as a copy of a kept paragraph of an earlier article (or, with no
+    match, as learned boilerplate: ``detail`` then names the kind of template)."""
 
     article_id: str
     line: int
     position: int
-    reason: str  # duplicate_exact | duplicate_near
+    reason: str  # duplicate_exact | duplicate_near | boilerplate_learned
     detail: str
-    matched_article_id: str
-    matched_position: int
+    matched_article_id: str | None
+    matched_position: int | None
     chars: int
     row: int = -1
 
@@ -375,7 +377,8 @@ def duplicate_articles(
     their characters: article id -> (that article, share)."""
     copied: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for d in decisions:
-        copied[d.article_id][d.matched_article_id] += d.chars
+        if d.matched_article_id is not None:  # learned boilerplate copies nothing
+            copied[d.article_id][d.matched_article_id] += d.chars
     out = {}
     for aid, by_source in copied.items():
         source, chars = min(by_source.items(), key=lambda kv: (-kv[1], kv[0]))

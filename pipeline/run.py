@@ -38,6 +38,7 @@ from pipeline.corpus import BANDS, fingerprint_metadata, fingerprints, hash64
 from pipeline.dedup import match_key
 from pipeline.errors import ConfigError, DatasetError, ShardFailedError
 from pipeline.ingest import discover, read_file
+from pipeline.learned import at_edge, line_keys
 from pipeline.records import (
     Cleaned,
     Mode,
@@ -527,13 +528,13 @@ class _IndexRows:
         a = cleaned.article
         if not a.text:
             return
-        for line, (text, position) in enumerate(
-            zip(a.text.split("\n"), cleaned.positions, strict=True)
-        ):
+        lines = a.text.split("\n")
+        for line, (text, position) in enumerate(zip(lines, cleaned.positions, strict=True)):
             key = match_key(text) if len(text) >= self.min_chars else ""
             if key:
                 self.fingerprinted.append(len(self.rows))
                 self.keys.append(key)
+            shape, head, lead = line_keys(text, at_edge(line, len(lines)))
             self.rows.add(
                 article_id=a.article_id,
                 source_path=a.source_path,
@@ -544,6 +545,9 @@ class _IndexRows:
                 chars=len(text),
                 key=hash64(key) if key else None,
                 text_hash=hash64(text) if key else None,
+                shape=shape,
+                head=head,
+                lead=lead,
                 text=text,
             )
 

@@ -76,6 +76,10 @@ INDEX = pa.schema(
         pa.field("chars", pa.int32(), nullable=False),
         pa.field("key", pa.uint64()),  # match-key hash (exact copies); null: too short
         pa.field("text_hash", pa.uint64()),  # hash of the text itself (verified pairs)
+        # Template keys of learned boilerplate (pipeline/learned.py); 0: none.
+        pa.field("shape", pa.uint64(), nullable=False),
+        pa.field("head", pa.uint64(), nullable=False),
+        pa.field("lead", pa.uint64(), nullable=False),
         pa.field("bands", pa.list_(pa.uint32(), 64), nullable=False),  # LSH band keys
         pa.field("text", pa.string(), nullable=False),
     ]
