@@ -63,7 +63,9 @@ COMMON_MAX_CHARS = 60
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _DIGIT_RUN = re.compile(r"\d+")
 _SENTENCE_END = re.compile(r"[.!?…][\"'”»’)\]]*\s*$")
-_DIALOGUE = re.compile(r"^\s*(?:[-–—―]\s|[\"“”«„'‘’‹›])")
+# A dash and a space opens a line of dialogue (a dash without the space too, but not a hyphen:
+# "-5%"); so does a quotation mark.
+_DIALOGUE = re.compile(r"^\s*(?:-\s|[–—―]|[\"“”«„'‘’‹›])")
 _SEPARATOR = re.compile(r"\s*(?:[:|»›>•·]|\s[-–—]\s|[–—])\s*")
 # Month and weekday names (en, ru, uk; full, short, inflected), casefolded: masked like
 # numbers. A set, not a regex: looked up once per word of every line.

@@ -85,20 +85,32 @@ def test_numbers_and_dates_share_a_shape_and_words_do_not() -> None:
     b = line_keys("Edition 97 · 28 September 2025")
     c = line_keys("Edition 412 · 3 March 2024, evening")
     assert a[0] == b[0] != c[0]
-    assert line_keys("Обновлено 3 марта 2024 в 10:32")[0] == line_keys("Обновлено 5 мая 2023 в 9:05")[0]
+    assert (
+        line_keys("Обновлено 3 марта 2024 в 10:32")[0]
+        == line_keys("Обновлено 5 мая 2023 в 9:05")[0]
+    )
 
 
 def test_a_head_is_shared_by_tails_that_vary() -> None:
     a = line_keys("MORE FROM THE LEDGER: Storm closes the bridge")
     b = line_keys("More from the Ledger » Budget vote delayed again")
     assert a[1] == b[1] != 0 and a[0] != b[0]
-    assert line_keys("Читайте также: Мэр открыл новый мост")[1] == (
-        line_keys("Читайте также — Выборы перенесли")[1]
+    assert (
+        line_keys("Читайте также: Мэр открыл новый мост")[1]
+        == (line_keys("Читайте также — Выборы перенесли")[1])
     )
 
 
 def test_dialogue_numbers_alone_and_long_lines_get_no_template_keys() -> None:
-    for line in ["– Yes.", "— Да.", "- Ok.", "“Never,” she said.", "$139.00", "02-751-1500"]:
+    for line in [
+        "– Yes.",
+        "— Да.",
+        "—Нет.",
+        "- Ok.",
+        "“Never,” she said.",
+        "$139.00",
+        "02-751-1500",
+    ]:
         assert line_keys(line) == (0, 0, 0), line
     long_line = "WASHINGTON (AP) — " + "The Senate voted on the budget bill late on Tuesday. " * 5
     assert line_keys(long_line)[1:] == (0, 0)  # a dateline is not a promo's head
@@ -184,9 +196,7 @@ def test_a_later_run_removes_a_known_sources_chrome_from_new_articles(tmp_path: 
     raw, clean = tmp_path / "raw", tmp_path / "clean"
     write(raw, "day1.jsonl", [p for p, _, _ in pages[:6]])
     run_pipeline(raw, clean, LEARN_ONLY, workers=1)
-    before = {
-        r["article_id"]: r["run_id"] for r in pq.read_table(clean / "articles").to_pylist()
-    }
+    before = {r["article_id"]: r["run_id"] for r in pq.read_table(clean / "articles").to_pylist()}
     write(raw, "day2.jsonl", [p for p, _, _ in pages[6:]])  # two new articles
     run_pipeline(raw, clean, LEARN_ONLY, workers=1)
     for record, content, chrome in pages[6:]:
