@@ -146,13 +146,14 @@ def commit_run(plan: Plan, results: list[ShardResult], cfg: Config) -> RunSummar
     corpus_seconds = time.perf_counter() - t0
     decisions = corpus.by_article if corpus else {}
     dup_of = corpus.duplicate_of if corpus else {}
-    previous = _previous_decisions(old_parts["removed"], replaced_arr)
+    previous, learned_texts = _previous_decisions(old_parts["removed"], replaced_arr)
     new_ids = {aid for aid, r in live.items() if r.new}
     revised = {
         aid
         for aid, r in live.items()
         if not r.new
-        and _signature(decisions.get(aid), dup_of.get(aid)) != previous.get(aid, frozenset())
+        and _signature(decisions.get(aid), dup_of.get(aid), learned_texts)
+        != previous.get(aid, frozenset())
     }
     rewrite = revised | new_ids  # articles whose corpus rows are written by this run
 
@@ -374,17 +375,22 @@ class _Index:
         bands = np.zeros((whole.num_rows, BANDS), dtype=np.uint32)
         if has_key.any():
             bands[has_key] = fingerprints([match_key(texts[i]) for i in np.flatnonzero(has_key)])
-        columns = {name: whole[name] for name in whole.column_names}
+        # Columns a much older part lacks are null, as they were when read with the schema.
+        columns = {
+            f.name: whole[f.name] if f.name in whole.column_names else pa.nulls(len(whole), f.type)
+            for f in INDEX
+        }
         columns["bands"] = pa.FixedSizeListArray.from_arrays(pa.array(bands.ravel()), BANDS)
         lines = whole["line"].to_pylist()
-        aids = whole["article_id"].to_pylist()
-        n_lines: dict[str, int] = defaultdict(int)
-        for aid, line in zip(aids, lines, strict=True):
-            n_lines[aid] = max(n_lines[aid], line + 1)
+        paths, numbers = whole["source_path"].to_pylist(), whole["record_no"].to_pylist()
+        records = list(zip(paths, numbers, strict=True))
+        n_lines: dict[tuple[str, int], int] = defaultdict(int)  # per record, as a shard counts
+        for record, line in zip(records, lines, strict=True):
+            n_lines[record] = max(n_lines[record], line + 1)
         keys = np.array(
             [
-                line_keys(t, at_edge(line, n_lines[aid]))
-                for t, line, aid in zip(texts, lines, aids, strict=True)
+                line_keys(t, at_edge(line, n_lines[record]))
+                for t, line, record in zip(texts, lines, records, strict=True)
             ],
             np.uint64,
         ).reshape(-1, 3)
@@ -604,30 +610,23 @@ def _live_edges(old: pa.Table, new: list[Edge], live_keys: np.ndarray[Any, Any])
 
 
 def _signature(
-    decisions: list[Decision] | None, dup_of: tuple[str, float] | None
+    decisions: list[Decision] | None,
+    dup_of: tuple[str, float] | None,
+    learned_texts: dict[tuple[str, int], str],
 ) -> frozenset[tuple[Any, ...]]:
-    """What an article's corpus rows in removed/ say, to tell whether they changed."""
-    sig: set[tuple[Any, ...]] = {
-        _row_signature(d.position, d.reason, d.detail, d.matched_article_id, d.matched_position)
-        for d in decisions or ()
-    }
+    """What an article's corpus rows in removed/ say, to tell whether they changed. A learned
+    line's detail is its template, made from its text: from the text of the row that removed
+    it before (a line not removed before has none, so the article has changed anyway)."""
+    sig: set[tuple[Any, ...]] = set()
+    for d in decisions or ():
+        detail = d.detail
+        if d.reason == "boilerplate_learned":
+            text = learned_texts.get((d.article_id, d.position))
+            detail = template(text, KIND_CODES[d.detail]) if text is not None else ""
+        sig.add((d.position, d.reason, detail, d.matched_article_id, d.matched_position))
     if dup_of:
         sig.add((None, "duplicate_article", _article_detail(dup_of), dup_of[0], None))
     return frozenset(sig)
-
-
-def _row_signature(
-    position: int | None,
-    reason: str,
-    detail: str,
-    matched_article_id: str | None,
-    matched_position: int | None,
-) -> tuple[Any, ...]:
-    # A learned line's detail is its template, made from its own text at write time: the
-    # line and the reason say all that can change.
-    if reason == "boilerplate_learned":
-        return (position, reason)
-    return (position, reason, detail, matched_article_id, matched_position)
 
 
 def _article_detail(dup_of: tuple[str, float]) -> str:
@@ -636,7 +635,9 @@ def _article_detail(dup_of: tuple[str, float]) -> str:
 
 def _previous_decisions(
     parts: list[Path], replaced: pa.Array
-) -> dict[str, frozenset[tuple[Any, ...]]]:
+) -> tuple[dict[str, frozenset[tuple[Any, ...]]], dict[tuple[str, int], str]]:
+    """The corpus rows of removed/ by article, as ``_signature`` puts them, and the text of
+    each learned line by (article, position)."""
     cols = [
         "article_id",
         "position",
@@ -647,6 +648,7 @@ def _previous_decisions(
         "source_path",
     ]
     prev: dict[str, set[tuple[Any, ...]]] = defaultdict(set)
+    texts: dict[tuple[str, int], str] = {}
     for part in parts:
         t = pq.read_table(part, columns=cols)
         mask = pc.and_(
@@ -658,7 +660,7 @@ def _previous_decisions(
         )
         for row in t.filter(mask).to_pylist():
             prev[row["article_id"]].add(
-                _row_signature(
+                (
                     row["position"],
                     row["reason"],
                     row["detail"],
@@ -666,7 +668,14 @@ def _previous_decisions(
                     row["matched_position"],
                 )
             )
-    return {aid: frozenset(s) for aid, s in prev.items()}
+        learned = pc.and_(mask, pc.equal(t["reason"], "boilerplate_learned"))
+        if pc.any(learned).as_py():
+            rows = pq.read_table(part, columns=["article_id", "position", "text"]).filter(learned)
+            for aid, position, text in zip(
+                *(rows[c].to_pylist() for c in rows.column_names), strict=True
+            ):
+                texts[(aid, position)] = text
+    return {aid: frozenset(s) for aid, s in prev.items()}, texts
 
 
 def _apply_table(

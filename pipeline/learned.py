@@ -48,7 +48,10 @@ KIND_CODES = {name: kind for kind, name in KINDS.items()}
 MAX_TEMPLATE_CHARS = 200  # head and lead keys: only lines this short (a promo, not a lead)
 HEAD_MAX_WORDS = 6
 LEAD_WORDS = 3
-EDGE_LINES = 3  # a line this close to the start or the end of its article is at the edge
+# A line is at the edge of its article when it is among its first or last EDGE_LINES lines,
+# or EDGE_FRACTION of them (a full page's menus take dozens of lines).
+EDGE_LINES = 3
+EDGE_FRACTION = 0.2
 EDGE_SHARE = 0.8  # a template whose lines are mostly at the edges
 LONG_LINE = 200  # lines this long are learned only at the edges
 REPEAT_LINE = 100  # an article's lines this long say whether it repeats a story...
@@ -125,7 +128,8 @@ def _split(text: str) -> tuple[str, str] | None:
 
 def at_edge(line: int, n_lines: int) -> bool:
     """Whether a line of an article of ``n_lines`` lines is near its start or its end."""
-    return line < EDGE_LINES or n_lines - 1 - line < EDGE_LINES
+    reach = max(EDGE_LINES, int(EDGE_FRACTION * n_lines))
+    return line < reach or n_lines - 1 - line < reach
 
 
 def line_keys(text: str, edge: bool = True) -> tuple[int, int, int]:
@@ -149,11 +153,14 @@ def line_keys(text: str, edge: bool = True) -> tuple[int, int, int]:
     head = lead = 0
     split = _split(text)
     if split is not None:
-        head = _hash("head", _words(split[0]))
+        head_words = _words(split[0])
+        if any(w != MASK for w in head_words):  # "10:32 <a headline>" has no head
+            head = _hash("head", head_words)
     elif (
         len(text) <= MAX_TEMPLATE_CHARS
         and len(words) > LEAD_WORDS + 1
         and not _SENTENCE_END.search(text)
+        and any(w != MASK for w in words[:LEAD_WORDS])
     ):
         lead = _hash("lead", words[:LEAD_WORDS])
     return shape, head, lead
@@ -211,8 +218,9 @@ def learn(lines: Lines, cfg: LearnConfig) -> npt.NDArray[np.int8]:
         return out
     last = np.zeros(int(lines.article.max()) + 1, np.int64)
     np.maximum.at(last, lines.article, lines.line)
-    from_end = last[lines.article] - lines.line
-    edge = (lines.line < EDGE_LINES) | (from_end < EDGE_LINES)  # as at_edge()
+    n_lines = last[lines.article] + 1
+    reach = np.maximum(EDGE_LINES, (EDGE_FRACTION * n_lines).astype(np.int64))
+    edge = (lines.line < reach) | (n_lines - 1 - lines.line < reach)  # as at_edge()
     evidence = ~_repeats(lines)
     n_sources = int(lines.source.max()) + 1
     articles_in = _distinct_per_group(
@@ -222,25 +230,27 @@ def learn(lines: Lines, cfg: LearnConfig) -> npt.NDArray[np.int8]:
     learned: dict[int, Bools] = {}
     for kind, keys in lines.keys.items():
         learned[kind] = _learned(lines, kind, keys, edge, evidence, articles_in, cfg)
-    learned[SHAPE] |= _common(lines, evidence)
+    short = np.where(lines.chars <= COMMON_MAX_CHARS, lines.keys[SHAPE], np.uint64(0))
+    menu = edge | _in_run_of_short_lines(lines)
+    learned[SHAPE] |= _learned(lines, 0, short, menu, evidence, articles_in, cfg)
     for kind in (LEAD, HEAD, SHAPE):  # the most specific kind wins
         out[learned[kind]] = kind
     return out
 
 
-def _common(lines: Lines, evidence: Bools) -> Bools:
-    """Short lines whose shape recurs in the articles of ``COMMON_SOURCES`` sources: the
-    phrases of menus and buttons ("Sign in", "Newsletters"), whatever site they are on."""
-    shape = lines.keys[SHAPE]
-    rows = np.flatnonzero((shape != 0) & (lines.chars <= COMMON_MAX_CHARS))
-    out = np.zeros(len(shape), bool)
-    if not len(rows):
-        return out
-    keys, group_of = np.unique(shape[rows], return_inverse=True)
-    group_of = group_of.ravel()
-    ev = evidence[rows]
-    sources = _distinct_per_group(group_of[ev], lines.source[rows][ev], len(keys))
-    out[rows] = (sources >= COMMON_SOURCES)[group_of]
+def _in_run_of_short_lines(lines: Lines) -> Bools:
+    """Short lines next to another short line of their article: a menu, a share bar, a
+    footer's links, unlike a subheading between two paragraphs."""
+    order = np.lexsort((lines.line, lines.article))
+    short = lines.chars[order] <= COMMON_MAX_CHARS
+    article, line = lines.article[order], lines.line[order]
+    # A pair of neighbouring rows: same article, consecutive lines, both short.
+    pair = (article[1:] == article[:-1]) & (line[1:] == line[:-1] + 1) & short[1:] & short[:-1]
+    in_run = np.zeros(len(order), bool)
+    in_run[1:] |= pair
+    in_run[:-1] |= pair
+    out = np.zeros(len(order), bool)
+    out[order] = in_run
     return out
 
 
@@ -253,8 +263,10 @@ def _learned(
     articles_in: I64,
     cfg: LearnConfig,
 ) -> Bools:
-    """The lines whose (source, key) of this kind is learned, or whose key is learned in
-    ``MIN_SOURCES`` sources."""
+    """The lines whose (source, key) is learned for their source, or borrowed: their key is
+    learned in ``MIN_SOURCES`` sources and looks like chrome in their source too (at the
+    edges, at most twice an article). Kind 0: short lines by shape, "common" ones, learned
+    from no single source but borrowed once ``COMMON_SOURCES`` sources carry them so."""
     out = np.zeros(len(keys), bool)
     rows = np.flatnonzero(keys != 0)
     if not len(rows):
@@ -278,19 +290,23 @@ def _learned(
     sizes = articles_in[group_source].astype(np.float64)
 
     edge_share = at_edge / np.maximum(occurrences, 1)
-    need = cfg.min_share * sizes * np.where(edge_share >= EDGE_SHARE, 1.0, MID_FACTOR)
+    at_edges = edge_share >= EDGE_SHARE
+    chrome_like = (support > 0) & (occurrences <= MAX_PER_ARTICLE * support)
+    chrome_like &= (long_lines == 0) | at_edges  # (inside, long lines have no keys)
+    need = cfg.min_share * sizes * np.where(at_edges, 1.0, MID_FACTOR)
     if kind == LEAD:
         need *= LEAD_FACTOR
-    ok = (support >= cfg.min_articles) & (support >= need)
-    ok &= occurrences <= MAX_PER_ARTICLE * support
-    ok &= (long_lines == 0) | (edge_share >= EDGE_SHARE)  # (inside, they have no keys)
-    if kind != SHAPE:  # a tail that never varies is a shape
-        ok &= shapes >= 2
-
-    # Everywhere, once enough sources learned it.
-    learned_keys, sources = np.unique(group_key[ok], return_counts=True)
-    everywhere = np.isin(group_key, learned_keys[sources >= MIN_SOURCES])
-    out[rows] = (ok | everywhere)[group_of]
+    if kind == 0:
+        ok = np.zeros(n_groups, bool)
+        voters, enough = chrome_like & at_edges, COMMON_SOURCES
+    else:
+        ok = chrome_like & (support >= cfg.min_articles) & (support >= need)
+        if kind != SHAPE:  # a tail that never varies is a shape
+            ok &= shapes >= 2
+        voters, enough = ok, MIN_SOURCES
+    learned_keys, sources = np.unique(group_key[voters], return_counts=True)
+    everywhere = np.isin(group_key, learned_keys[sources >= enough])
+    out[rows] = (ok | (everywhere & chrome_like & at_edges))[group_of]
     return out
 
 

@@ -259,8 +259,15 @@ def test_an_index_without_template_keys_gets_them(tmp_path: Path) -> None:
     run_pipeline(raw, clean, LEARN_ONLY, workers=1)
     for record, content, _ in pages:
         assert text_of(clean, record["url"]) == "\n".join(content)
-    for part in Store(clean).parts("index"):
-        assert pc.max(pq.read_table(part, columns=["shape"])["shape"]).as_py() > 0
+    fresh = tmp_path / "fresh"
+    run_pipeline(raw, fresh, LEARN_ONLY, workers=1)
+    keys = ["article_id", "line", "shape", "head", "lead"]
+    assert sorted(
+        pq.read_table(clean / ".newsclean/current/index", columns=keys).to_pylist(), key=str
+    ) == sorted(
+        pq.read_table(fresh / ".newsclean/current/index", columns=keys).to_pylist(), key=str
+    )
+    assert pc.max(pq.read_table(clean / ".newsclean/current/index")["shape"]).as_py() > 0
 
 
 @pytest.mark.parametrize("key", ["learn_min_articles=1", "learn_min_share=0"])
@@ -271,3 +278,71 @@ def test_bad_learning_settings_are_errors(key: str) -> None:
     section, name, value = parse_setting(f"boilerplate.{key}")
     with pytest.raises(ConfigError, match=f"boilerplate.{name}"):
         load_config(None, {section: {name: value}})
+
+
+def test_a_template_that_changes_kind_in_a_later_run_is_written_again(tmp_path: Path) -> None:
+    """Day 1 learns "MORE FROM US: *" (a varying tail); day 2 brings three more "MORE FROM
+    US: Weather today", which makes that line an exact template: its row says so, as one
+    run over both days does."""
+    rng = random.Random(11)
+
+    def art(k: int, tail: str) -> dict[str, Any]:
+        return page("s.example", k, [*body(rng, 4), f"MORE FROM US: {tail}"])
+
+    tails = ["Weather today", "Bridge closes again", "Budget vote delayed", "Ferry strike ends"]
+    raw, clean, one = tmp_path / "raw", tmp_path / "clean", tmp_path / "one"
+    write(raw, "d1.jsonl", [art(k, t) for k, t in enumerate(tails)])
+    run_pipeline(raw, clean, LEARN_ONLY, workers=1)
+    assert removed_by(clean, "https://s.example/news/0")[-1][2] == "MORE FROM US: *"
+    write(raw, "d2.jsonl", [art(4 + k, "Weather today") for k in range(3)])
+    run_pipeline(raw, clean, LEARN_ONLY, workers=1)
+    run_pipeline(raw, one, LEARN_ONLY, workers=1)
+    assert removed_by(clean, "https://s.example/news/0")[-1][2] == "MORE FROM US: Weather today"
+    for dataset in ("articles", "removed"):
+        assert rows(clean, dataset) == rows(one, dataset)
+
+
+def test_a_subheading_in_the_middle_of_articles_of_many_sources_stays(tmp_path: Path) -> None:
+    rng = random.Random(3)
+    records = []
+    for s in range(6):
+        for k in range(10):
+            lines = body(rng, 8)
+            if k == 0:
+                lines.insert(4, "What happens next?")
+            records.append(page(f"site{s}.example", k, lines))
+    raw, clean = tmp_path / "raw", tmp_path / "clean"
+    write(raw, "sites.jsonl", records)
+    run_pipeline(raw, clean, LEARN_ONLY, workers=1)
+    assert not [r for r in rows(clean, "removed") if r["reason"] == "boilerplate_learned"]
+
+
+def test_a_button_at_the_edge_of_pages_of_five_sources_goes_everywhere(tmp_path: Path) -> None:
+    rng = random.Random(8)
+    records = [
+        page(f"site{s}.example", 0, ["Sign in", *body(rng, 6)]) for s in range(6)
+    ]  # one page per site: no site alone could learn it
+    raw, clean = tmp_path / "raw", tmp_path / "clean"
+    write(raw, "sites.jsonl", records)
+    run_pipeline(raw, clean, LEARN_ONLY, workers=1)
+    for record in records:
+        assert removed_by(clean, record["url"]) == [("Sign in", "boilerplate_learned", "Sign in")]
+
+
+def test_a_template_borrowed_from_other_sources_must_look_like_chrome_here(
+    tmp_path: Path,
+) -> None:
+    """Three sites end their pages with "Read next: <a headline>"; a live blog whose many
+    updates start "Read next:" too keeps them (more than twice an article, in the middle)."""
+    rng = random.Random(9)
+    records = []
+    for host in ("a.example", "b.example", "c.example"):
+        for k in range(3):
+            records.append(page(host, k, [*body(rng, 3), f"Read next: {rng.choice(WORDS)} {k}"]))
+    updates = [f"Read next: {' '.join(rng.choice(WORDS) for _ in range(8))}" for _ in range(8)]
+    blog = page("live.example", 0, [*body(rng, 3), *updates, *body(rng, 3)])
+    raw, clean = tmp_path / "raw", tmp_path / "clean"
+    write(raw, "sites.jsonl", [*records, blog])
+    run_pipeline(raw, clean, LEARN_ONLY, workers=1)
+    assert removed_by(clean, blog["url"]) == []
+    assert removed_by(clean, records[0]["url"])[0][1:] == ("boilerplate_learned", "Read next: *")
