@@ -144,8 +144,7 @@ def commit_run(plan: Plan, results: list[ShardResult], cfg: Config) -> RunSummar
     old_edges = _read_edges(old_parts["edges"])
     corpus = _corpus_decisions(index, live, old_edges, cfg)
     corpus_seconds = time.perf_counter() - t0
-    decisions = corpus.by_article if corpus else {}
-    dup_of = corpus.duplicate_of if corpus else {}
+    decisions, dup_of = corpus.by_article, corpus.duplicate_of
     previous, learned_texts = _previous_decisions(old_parts["removed"], replaced_arr)
     new_ids = {aid for aid, r in live.items() if r.new}
     revised = {
@@ -268,8 +267,8 @@ def commit_run(plan: Plan, results: list[ShardResult], cfg: Config) -> RunSummar
     for part in new_parts["index"]:
         t = pq.read_table(part, columns=["source_path", "record_no"])
         derive("index", part, _refs_mask(t, loser_refs), "k")
-    edges = _live_edges(old_edges, corpus.new_edges if corpus else [], index.live_keys())
-    if corpus and (corpus.new_edges or edges.num_rows != old_edges.num_rows):
+    edges = _live_edges(old_edges, corpus.new_edges, index.live_keys())
+    if corpus.new_edges or edges.num_rows != old_edges.num_rows:
         path = staging / "edges" / f"part-{plan.run_id}.parquet"
         write_parquet(edges, path, EDGES, meta)
         out["edges"].append(path)

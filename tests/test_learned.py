@@ -12,7 +12,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.config import load_config
+from pipeline.config import Config, load_config
 from pipeline.ids import article_id
 from pipeline.learned import HEAD, LEAD, SHAPE, line_keys, template
 from pipeline.run import run_pipeline
@@ -62,6 +62,22 @@ def write(raw: Path, name: str, records: list[dict[str, Any]]) -> None:
     path = raw / name
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+
+
+def run_ledger(
+    tmp_path: Path, pages: int, cfg: Config, seed: int = 1
+) -> tuple[Path, list[tuple[dict[str, Any], list[str], list[str]]]]:
+    """One run over ``pages`` pages of the Ledger: the clean root and the pages."""
+    rng = random.Random(seed)
+    made = [ledger_page(k, rng) for k in range(pages)]
+    raw, clean = tmp_path / "raw", tmp_path / "clean"
+    write(raw, "ledger.jsonl", [p for p, _, _ in made])
+    run_pipeline(raw, clean, cfg, workers=1)
+    return clean, made
+
+
+def learned_rows(clean: Path) -> list[dict[str, Any]]:
+    return [r for r in rows(clean, "removed") if r["reason"] == "boilerplate_learned"]
 
 
 def removed_by(clean: Path, url: str) -> list[tuple[str, str, str]]:
@@ -134,11 +150,7 @@ def test_templates_show_what_varies() -> None:
 
 
 def test_a_sources_chrome_is_learned_with_its_templates(tmp_path: Path) -> None:
-    rng = random.Random(1)
-    pages = [ledger_page(k, rng) for k in range(6)]
-    raw, clean = tmp_path / "raw", tmp_path / "clean"
-    write(raw, "ledger.jsonl", [p for p, _, _ in pages])
-    run_pipeline(raw, clean, LEARN_ONLY, workers=1)
+    clean, pages = run_ledger(tmp_path, 6, LEARN_ONLY)
     for k, (record, content, chrome) in enumerate(pages):
         assert text_of(clean, record["url"]) == "\n".join(content)
         assert removed_by(clean, record["url"]) == [
@@ -149,21 +161,13 @@ def test_a_sources_chrome_is_learned_with_its_templates(tmp_path: Path) -> None:
 
 
 def test_rules_alone_learn_nothing(tmp_path: Path) -> None:
-    rng = random.Random(1)
-    pages = [ledger_page(k, rng) for k in range(6)]
-    raw, clean = tmp_path / "raw", tmp_path / "clean"
-    write(raw, "ledger.jsonl", [p for p, _, _ in pages])
-    run_pipeline(raw, clean, RULES_ONLY, workers=1)
-    assert not [r for r in rows(clean, "removed") if r["reason"] == "boilerplate_learned"]
+    clean, _ = run_ledger(tmp_path, 6, RULES_ONLY)
+    assert learned_rows(clean) == []
 
 
 def test_a_line_in_two_articles_is_not_enough(tmp_path: Path) -> None:
-    rng = random.Random(2)
-    pages = [ledger_page(k, rng) for k in range(2)]
-    raw, clean = tmp_path / "raw", tmp_path / "clean"
-    write(raw, "ledger.jsonl", [p for p, _, _ in pages])
-    run_pipeline(raw, clean, LEARN_ONLY, workers=1)
-    assert not [r for r in rows(clean, "removed") if r["reason"] == "boilerplate_learned"]
+    clean, _ = run_ledger(tmp_path, 2, LEARN_ONLY, seed=2)
+    assert learned_rows(clean) == []
 
 
 def test_repeated_dialogue_and_a_story_published_again_stay(tmp_path: Path) -> None:
@@ -182,7 +186,7 @@ def test_repeated_dialogue_and_a_story_published_again_stay(tmp_path: Path) -> N
     raw, clean = tmp_path / "raw", tmp_path / "clean"
     write(raw, "talk.jsonl", records)
     run_pipeline(raw, clean, LEARN_ONLY, workers=1)
-    assert not [r for r in rows(clean, "removed") if r["reason"] == "boilerplate_learned"]
+    assert learned_rows(clean) == []
     for k, lines in enumerate(interviews):
         assert text_of(clean, f"https://talk.example/news/{k}") == "\n".join(lines)
     assert text_of(clean, "https://talk.example/news/10") == "\n".join(story)
@@ -314,7 +318,7 @@ def test_a_subheading_in_the_middle_of_articles_of_many_sources_stays(tmp_path: 
     raw, clean = tmp_path / "raw", tmp_path / "clean"
     write(raw, "sites.jsonl", records)
     run_pipeline(raw, clean, LEARN_ONLY, workers=1)
-    assert not [r for r in rows(clean, "removed") if r["reason"] == "boilerplate_learned"]
+    assert learned_rows(clean) == []
 
 
 def test_a_button_at_the_edge_of_pages_of_five_sources_goes_everywhere(tmp_path: Path) -> None:
