@@ -7,6 +7,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,6 +36,26 @@ def sample_raw(tmp_path: Path) -> Path:
     dst = tmp_path / "raw"
     shutil.copytree(SAMPLE, dst)
     return dst
+
+
+BROKEN_FILE = "export/valleytimes.csv"  # a file of the sample that broken_file breaks
+
+
+@pytest.fixture
+def broken_file(monkeypatch: pytest.MonkeyPatch) -> str:
+    """Cleaning any record of ``BROKEN_FILE`` raises: not a bad record (those go to
+    rejected/) but a failure of the code or the machine. Returns the file's path."""
+    from pipeline import run as run_module
+
+    original = run_module._add_cleaned
+
+    def fail(cleaned: Any, *args: Any) -> None:
+        if cleaned.article.source_path == BROKEN_FILE:
+            raise ZeroDivisionError("division by zero")
+        original(cleaned, *args)
+
+    monkeypatch.setattr(run_module, "_add_cleaned", fail)
+    return BROKEN_FILE
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -8,7 +8,6 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
@@ -258,18 +257,8 @@ def test_a_file_that_breaks_its_shard_is_named_on_stderr(
     sample_raw: Path,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
+    broken_file: str,
 ) -> None:
-    from pipeline import run as run_module
-
-    original = run_module._add_cleaned
-
-    def fail_on_valleytimes(cleaned: Any, *args: Any) -> None:
-        if cleaned.article.source_path == "export/valleytimes.csv":
-            raise ZeroDivisionError("division by zero")
-        original(cleaned, *args)
-
-    monkeypatch.setattr(run_module, "_add_cleaned", fail_on_valleytimes)
     assert main(_argv("run", sample_raw, tmp_path / "clean")) == 1
     err = capsys.readouterr().err
     assert err.startswith("Traceback (most recent call last):\n")

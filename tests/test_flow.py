@@ -128,19 +128,10 @@ def test_flow_takes_overrides_and_paths_as_parameters(sample_raw: Path, tmp_path
 
 @pytest.mark.usefixtures("prefect_harness")
 def test_flow_names_the_file_that_broke_a_shard(
-    sample_raw: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    sample_raw: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, broken_file: str
 ) -> None:
     from flows import clean as flow_module
-    from pipeline import run as run_module
 
-    original = run_module._add_cleaned
-
-    def fail_on_valleytimes(cleaned: Any, *args: Any) -> None:
-        if cleaned.article.source_path == "export/valleytimes.csv":
-            raise ZeroDivisionError("division by zero")
-        original(cleaned, *args)
-
-    monkeypatch.setattr(run_module, "_add_cleaned", fail_on_valleytimes)
     monkeypatch.setattr(flow_module, "shard_task", flow_module.shard_task.with_options(retries=0))
     state = flow_module.newsclean_flow(
         raw=str(sample_raw), clean=str(tmp_path / "clean"), workers=1, return_state=True
