@@ -1,4 +1,5 @@
 import json
+import re
 from pathlib import Path
 
 import ftfy.bad_codecs  # noqa: F401  registers sloppy-windows-1252
@@ -6,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline.repair import SUSPICIOUS, fix_line, fix_text
+from pipeline.repair import SUSPICIOUS, _suspicious, fix_line, fix_text
 
 CASES = json.loads((Path(__file__).parent / "cases" / "repair.json").read_text(encoding="utf-8"))
 
@@ -82,3 +83,23 @@ def test_whitespace_is_folded_and_invisible_characters_dropped() -> None:
 def test_repair_is_idempotent(text: str) -> None:
     once = fix_line(text).text
     assert fix_line(once).text == once
+
+
+_SPACE_CHARS = " \t\u00a0\u1680\u2000\u2005\u200a\u202f\u205f\u3000"
+
+
+@given(
+    st.text(alphabet=st.sampled_from([*_SPACE_CHARS, "a", "é", "\r", "\n", "\u2028", "\x0c"])),
+)
+def test_fast_paths_agree_with_the_plain_definitions(text: str) -> None:
+    # Whitespace: every run of spaces (any kind) becomes one ASCII space, lines are stripped;
+    # line ends: \r\n, \r, U+2028/2029/0085, VT and FF each become one "\n".
+    lines = re.sub("\r\n|[\r\u2028\u2029\u0085\x0b\x0c]", "\n", text).split("\n")
+    expected = "\n".join(re.sub(f"[{_SPACE_CHARS}]+", " ", line).strip() for line in lines)
+    assert fix_text(text).text == expected
+
+
+@given(st.lists(st.sampled_from(["a", "Ã", "©", "&", "amp;", "#8211;", "\x85", "\ufb01"])))
+def test_the_cheap_gate_finds_what_the_suspicious_pattern_finds(parts: list[str]) -> None:
+    text = "".join(parts)
+    assert _suspicious(text) == (SUSPICIOUS.search(text) is not None)
