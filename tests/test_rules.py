@@ -221,6 +221,28 @@ requires = {Q}[а-яё]{Q}
         parse_pack(pack.replace("[а-яё]", "[а-яё"), "test")
 
 
+def test_contains_gates_a_rule_on_the_case_folded_paragraph() -> None:
+    Q = "'" * 3
+    pack = f"""
+[[rule]]
+name = "cookies"
+pattern = {Q}\\bwe use cookies\\b|\\bby continuing\\b.*\\bsite\\b{Q}
+contains = ["cookie", "by continuing"]
+"""
+    rules = RuleSet(parse_pack(pack, "test"))
+    assert rules.match("Note: WE USE COOKIES here.") == "cookies"
+    assert rules.match("By continuing to use the site you agree.") == "cookies"
+    assert rules.match("We use biscuits.") is None
+    # A gate narrower than the pattern wins: the rule is not tried without a string.
+    narrow = RuleSet(parse_pack(pack.replace('"cookie", ', ""), "test"))
+    assert narrow.match("Note: WE USE COOKIES here.") is None
+    assert narrow.rules[0].matches("Note: WE USE COOKIES here.") is False
+    with pytest.raises(ConfigError, match=r"'contains' strings must be non-empty and case-folded"):
+        parse_pack(pack.replace('"cookie"', '"Cookie"'), "test")
+    with pytest.raises(ConfigError, match=r"'contains' must be a list of strings"):
+        parse_pack(pack.replace('["cookie", "by continuing"]', '"cookie"'), "test")
+
+
 def test_unless_vetoes_a_match() -> None:
     Q = "'" * 3
     pack = f"""
