@@ -534,7 +534,7 @@ class _IndexRows:
             if key:
                 self.fingerprinted.append(len(self.rows))
                 self.keys.append(key)
-            shape, head, lead = line_keys(text, at_edge(line, len(lines)))
+            shape, head, lead = line_keys(text, at_edge(line, len(lines)), key or None)
             self.rows.add(
                 article_id=a.article_id,
                 source_path=a.source_path,

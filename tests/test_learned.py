@@ -11,10 +11,13 @@ from typing import Any
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pipeline.config import Config, load_config
+from pipeline.dedup import match_key
 from pipeline.ids import article_id
-from pipeline.learned import HEAD, LEAD, SHAPE, line_keys, template
+from pipeline.learned import HEAD, LEAD, SHAPE, _words, _words_of_key, line_keys, template
 from pipeline.run import run_pipeline
 from pipeline.store import Store
 
@@ -94,6 +97,40 @@ def text_of(clean: Path, url: str) -> str:
 
 
 # -- keys and templates ------------------------------------------------------------------------
+
+
+_PIECES = [
+    "a",
+    "Word",
+    "ß",
+    "ё",
+    "_",
+    "-",
+    "+",
+    "−",
+    "$",
+    "€",
+    "5",
+    "12",
+    "٣",
+    "²",
+    " ",
+    ",",
+    ".",
+    "March",
+    "мая",
+    "covid19",
+    "10am",
+    "\u00a0",
+    "'",
+]
+
+
+@given(st.lists(st.sampled_from(_PIECES), max_size=30))
+def test_words_from_the_match_key_are_the_words_of_the_text(pieces: list[str]) -> None:
+    text = "".join(pieces)
+    assert _words_of_key(match_key(text)) == _words(text)
+    assert line_keys(text, True, match_key(text) or None) == line_keys(text, True)
 
 
 def test_numbers_and_dates_share_a_shape_and_words_do_not() -> None:
