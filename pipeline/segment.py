@@ -86,8 +86,9 @@ def _is_hard_wrapped(lines: list[str]) -> bool:
 
 # A sentence ends at . ! ? … (possibly repeated, possibly followed by closing quotes or
 # brackets) before whitespace; the next one starts with anything that is not lower-case.
+# The pattern starts with the end mark itself (not a look-behind) so that re can skip to it.
 _SENTENCE_END = re.compile(
-    r"(?<=[.!?…])[\"'”’»)\]]*\s+(?=[^\s\w]*[^\W\d_a-zа-яё]|[\"“„«'‘(\[–—-]|\d)"
+    r"[.!?…]([\"'”’»)\]]*)\s+(?=[^\s\w]*[^\W\d_a-zа-яё]|[\"“„«'‘(\[–—-]|\d)"
 )
 
 
@@ -103,7 +104,7 @@ def split_sentences(paragraph: str) -> list[str]:
     parts: list[str] = []
     start = 0
     for m in _SENTENCE_END.finditer(paragraph):
-        end = m.start() + len(m.group(0).rstrip())
+        end = m.start() + 1 + len(m.group(1))  # the mark and its closing quotes
         parts.append(paragraph[start:end])
         start = m.end()
     parts.append(paragraph[start:])
