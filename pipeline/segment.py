@@ -87,9 +87,7 @@ def _is_hard_wrapped(lines: list[str]) -> bool:
 # A sentence ends at . ! ? … (possibly repeated, possibly followed by closing quotes or
 # brackets) before whitespace; the next one starts with anything that is not lower-case.
 # The pattern starts with the end mark itself (not a look-behind) so that re can skip to it.
-_SENTENCE_END = re.compile(
-    r"[.!?…]([\"'”’»)\]]*)\s+(?=[^\s\w]*[^\W\d_a-zа-яё]|[\"“„«'‘(\[–—-]|\d)"
-)
+_SENTENCE_END = re.compile(r"[.!?…]([\"'”’»)\]]*)\s+(?=[^\s\w]*[^\W\d_a-zа-яё]|[\"“„«'‘(\[–—-]|\d)")
 
 
 def split_sentences(paragraph: str) -> list[str]:
