@@ -32,7 +32,7 @@ MIN_FUZZY_SENTENCE = 30
 # A sign that starts a number is part of it ("-15" is not "15"), a hyphen inside a range
 # ("10-15") is not; currency signs are words ("$5" is not "€5").
 _WORDS = re.compile(r"(?<!\w)[-+−](?=\d)[^\W_]+|[^\W_]+|[$€£¥₽₴]")
-_WORD = re.compile(r"(?<!\w)[-+−](?=\d)\w+|\w+|[$€£¥₽₴]")
+_WORD = re.compile(r"\w+|(?<!\w)[-+−](?=\d)\w+|[$€£¥₽₴]")  # branches start apart: order is free
 
 
 def match_key(text: str) -> str:
@@ -69,13 +69,16 @@ def same_facts(a: str, b: str) -> bool:
     long_words = _WORD.findall(long.casefold())
     if short_words == long_words:  # most copies: the same words, other punctuation
         return True
+    # Multiset differences without Counter's subtraction (a Python loop over every word of
+    # both): the long text's extra words matter only if they carry a fact, and the words the
+    # short one lacks are few in a text that passed the score.
     short_counts, long_counts = Counter(short_words), Counter(long_words)
-    if any(w in _NEGATIONS or w in _NUMBER_WORDS for w in long_counts - short_counts):
+    if any(long_counts[w] > short_counts[w] for w in long_counts.keys() & _NEGATIONS_AND_NUMBERS):
         return False
-    missing = short_counts - long_counts
+    missing = [w for w, n in short_counts.items() if n > long_counts[w]]
     if not missing:
         return True
-    if any(any(ch.isdigit() for ch in w) or w in _NUMBER_WORDS or w in _NEGATIONS for w in missing):
+    if any(any(ch.isdigit() for ch in w) or w in _NEGATIONS_AND_NUMBERS for w in missing):
         return False
     capitalised = {w.casefold() for w in _WORD.findall(short) if w[:1].isupper()}
     return not any(w in capitalised and w not in _OPENERS for w in missing)
@@ -95,6 +98,7 @@ _NUMBER_WORDS = frozenset(
     "тысяча тысячи тысяч миллион миллиона миллионов миллиард половина первый второй третий "
     "одна дві три чотири п'ять шість сім вісім дев'ять десять сто тисяча мільйон мільярд".split()
 )
+_NEGATIONS_AND_NUMBERS = _NEGATIONS | _NUMBER_WORDS
 _OPENERS = frozenset(
     "the a an in on at as after before but and or so if when while this that these those "
     "there it he she they we i you his her its their our my then also however meanwhile "
