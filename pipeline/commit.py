@@ -505,10 +505,7 @@ def _corpus_decisions(
     reps = order[np.sort(first)]
     rep_new = ~np.isin(hashes[reps], hashes[~index.new & has_key])
     workers = cfg.run.workers or os.cpu_count() or 1
-    # take, not [:, reps]: fancy indexing would give a column-major copy, and
-    # candidate_pairs a second, transposing one (about 1 s at a million rows).
-    band_major = np.take(index.bands_t, reps, axis=1)
-    pairs = candidate_pairs(band_major.T, rep_new, workers=workers)
+    pairs = candidate_pairs(index.bands_t.T, rep_new, workers=workers, rows=reps)
     # Texts with the same words are exact copies: decided by their key, never verified.
     pairs = pairs[keys[reps[pairs[:, 0]]] != keys[reps[pairs[:, 1]]]]
     texts = index.texts(reps[pairs.ravel()])

@@ -103,9 +103,12 @@ def candidate_pairs(
     min_shared: int = MIN_SHARED_BANDS,
     cap: int = BUCKET_CAP,
     workers: int = 1,
+    rows: I64 | None = None,
 ) -> I64:
     """Pairs ``(i, j)``, ``i < j``, of rows that share at least ``min_shared`` band keys, at
-    least one of them ``new``.
+    least one of them ``new``. With ``rows``, only those rows of ``bands`` take part (and
+    ``i``, ``j`` and ``new`` index into ``rows``): they are taken a band at a time, so that
+    no copy of all the bands is made (a second of a million rows' memory traffic).
 
     Rows are distinct texts in corpus order (so that a capped bucket pairs each text with the
     texts just before it, the likeliest first copies). Returns an ``(m, 2)`` array, sorted.
@@ -119,20 +122,21 @@ def candidate_pairs(
     >>> candidate_pairs(bands, np.ones(4, dtype=bool), min_shared=2).tolist()
     [[0, 1], [0, 2]]
     """
-    n = bands.shape[0]
+    n = bands.shape[0] if rows is None else rows.size
     if not new.any():
         return np.zeros((0, 2), dtype=np.int64)
     few_new = bool(new.mean() < 0.5)
+    columns = bands.T  # a view: contiguous band rows when the caller keeps bands band-major
 
-    def band(column: U32) -> U64:
-        return _band_pairs(column, new, few_new, cap)
+    def band(k: int) -> U64:
+        column = columns[k] if rows is None else columns[k][rows]
+        return _band_pairs(np.ascontiguousarray(column), new, few_new, cap)
 
-    columns = list(np.ascontiguousarray(bands.T))
     if workers > 1:
         with ThreadPoolExecutor(workers) as pool:
-            found = list(pool.map(band, columns))
+            found = list(pool.map(band, range(bands.shape[1])))
     else:
-        found = [band(column) for column in columns]
+        found = [band(k) for k in range(bands.shape[1])]
     need = min(min_shared, bands.shape[1])
     codes = np.concatenate(found)
     # A table of a slot per 4 pair codes: larger ones cost more to allocate and fill than

@@ -324,6 +324,11 @@ def test_candidates_find_light_edits_and_not_unrelated_texts() -> None:
     # Only pairs with a new text: the old ones were judged by an earlier run.
     old_only = candidate_pairs(bands, np.array([False] * 4 + [True] * 4 + [False] * 2))
     assert {tuple(p) for p in old_only.tolist()} == {(i, i + 4) for i in range(4)}
+    # Some rows only, taken band by band from band-major keys: indices are into those rows.
+    rows = np.array([0, 2, 4, 6, 8])  # STORY[0], STORY[2], EDITED[0], EDITED[2], OTHER[0]
+    subset = candidate_pairs(np.ascontiguousarray(bands.T).T, np.ones(5, bool), rows=rows)
+    assert subset.tolist() == [[0, 2], [1, 3]]
+    assert subset.tolist() == candidate_pairs(bands[rows], np.ones(5, bool)).tolist()
 
 
 def test_decide_keeps_the_first_copy_and_never_points_to_a_removed_one() -> None:
