@@ -23,6 +23,7 @@ import os
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -289,6 +290,8 @@ def commit_run(plan: Plan, results: list[ShardResult], cfg: Config) -> RunSummar
     return summary
 
 
+_READERS = 2  # threads reading index parts: a second one halves the time on two cores
+
 # -- records and the index -------------------------------------------------------------------
 
 
@@ -340,8 +343,9 @@ class _Index:
         self.parts = [*old, *new]
         self.migrated: dict[Path, pa.Table] = {}  # parts whose band keys were made again
         tables, bands, new_flags = [], [], []
-        for n, part in enumerate(self.parts):
-            t = self._read(part)
+        with ThreadPoolExecutor(_READERS) as pool:
+            read = list(pool.map(self._read, self.parts))
+        for n, t in enumerate(read):
             t = t.append_column("part", pa.array(np.full(t.num_rows, n, dtype=np.int32)))
             t = t.append_column("row", pa.array(np.arange(t.num_rows, dtype=np.int64)))
             drop = _refs_mask(t, losers)
@@ -417,20 +421,22 @@ class _Index:
     def text(self, i: int) -> str:
         part = int(self._part[i])
         if part not in self._texts:
-            column = pq.read_table(self.parts[part], columns=["text"])["text"]
-            self._texts[part] = column.combine_chunks()
+            self._texts[part] = self._text_column(part)
         return str(self._texts[part][int(self._row[i])].as_py())
+
+    def _text_column(self, part: int) -> pa.Array:
+        return pq.read_table(self.parts[part], columns=["text"])["text"].combine_chunks()
 
     def texts(self, rows: np.ndarray[Any, Any]) -> dict[int, str]:
         """The texts of many rows at once (part by part, one take each)."""
         out: dict[int, str] = {}
         rows = np.unique(rows)
         parts = self._part[rows]
+        needed = [p for p in np.unique(parts).tolist() if p not in self._texts]
+        with ThreadPoolExecutor(_READERS) as pool:  # Parquet decodes outside the GIL
+            self._texts.update(zip(needed, pool.map(self._text_column, needed), strict=True))
         for part in np.unique(parts).tolist():
             mine = rows[parts == part]
-            if part not in self._texts:
-                column = pq.read_table(self.parts[part], columns=["text"])["text"]
-                self._texts[part] = column.combine_chunks()
             taken = self._texts[part].take(pa.array(self._row[mine])).to_pylist()
             out.update(zip(mine.tolist(), taken, strict=True))
         return out
