@@ -109,16 +109,24 @@ def _words_of_key(key: str) -> list[str]:
     """``_words(text)`` from ``match_key(text)``, without a second pass of regexes over the
     text: a key's words are the same runs of letters and digits, except that a key keeps the
     sign of a number ("-15") and currency signs as words of their own."""
-    words = []
-    for w in key.split():
-        if w in _CURRENCY:
-            continue
-        if w[0] in "-+−":
-            w = w[1:]
-        if not w.isalpha():
-            w = _DIGIT_RUN.sub("0", w)
-        words.append(MASK if w[0] == "0" or w in _DATE_WORDS else w)
-    return words
+    get = _KEY_WORDS.get
+    words = [get(w) or _key_word(w) for w in key.split()]
+    return [w for w in words if w] if "" in words else words
+
+
+_KEY_WORDS: dict[str, str] = {}  # a key's word -> the word a template sees (a cache)
+
+
+def _key_word(w: str) -> str:
+    if w in _CURRENCY:
+        return ""  # not a word of a template
+    if len(_KEY_WORDS) >= 1 << 20:
+        _KEY_WORDS.clear()
+    word = w[1:] if w[0] in "-+−" else w
+    if not word.isalpha():
+        word = _DIGIT_RUN.sub("0", word)
+    _KEY_WORDS[w] = MASK if word[0] == "0" or word in _DATE_WORDS else word
+    return _KEY_WORDS[w]
 
 
 def _hash(kind: str, words: list[str]) -> int:
