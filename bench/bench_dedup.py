@@ -8,7 +8,9 @@ built once under bench/out/:
 
 1. ``newsclean run`` as users run it (Prefect flow, temporary server, one process per core):
    wall time, throughput, peak memory of the whole process tree (sampled from /proc), and the
-   corpus-wide step alone (candidates, verification, decisions: ``corpus_seconds``);
+   corpus-wide step alone (candidates, verification, decisions: ``corpus_seconds``); then
+   ``newsclean run --no-prefect`` (the same library without the flow and its server) on the
+   same files;
 2. quality against the truth (bench/dedup_eval.py): recall of copies, decoys merged, wrong
    survivors, article-level ``duplicate_of``;
 3. datatrove 0.10.1's MinHash pipeline (bench/datatrove_minhash.py, run with the Python of a
@@ -90,14 +92,13 @@ def measured(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, 
     return wall, peak / 1024, stdout
 
 
-def bench_newsclean(raw: Path, clean: Path) -> dict[str, Any]:
+def bench_newsclean(raw: Path, clean: Path, prefect: bool = True) -> dict[str, Any]:
     shutil.rmtree(clean, ignore_errors=True)
     env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
     env.setdefault("PREFECT_HOME", str(clean.parent / "prefect-home"))
     newsclean = Path(sys.executable).with_name("newsclean")
-    wall, peak_mb, out = measured(
-        [str(newsclean), "run", "--raw", str(raw), "--clean", str(clean)], env
-    )
+    cmd = [str(newsclean), "run", "--raw", str(raw), "--clean", str(clean)]
+    wall, peak_mb, out = measured(cmd if prefect else [*cmd, "--no-prefect"], env)
     import pyarrow.parquet as pq
 
     runs = pq.read_table(clean / ".newsclean" / "current" / "runs.parquet").to_pylist()
@@ -141,7 +142,14 @@ def main() -> int:
         mb = sum(p.stat().st_size for p in raw.rglob("*") if p.is_file()) / 1e6
         nc = bench_newsclean(raw, args.out / f"clean-dedup-{size}")
         quality = dedup_eval.evaluate(args.out / f"clean-dedup-{size}", truth)
-        row: dict[str, Any] = {"size": size, "mb": mb, "newsclean": nc, "quality": quality}
+        lib = bench_newsclean(raw, args.out / f"clean-dedup-{size}-lib", prefect=False)
+        row: dict[str, Any] = {
+            "size": size,
+            "mb": mb,
+            "newsclean": nc,
+            "library": lib,
+            "quality": quality,
+        }
         if args.datatrove and size in args.datatrove_sizes.split(","):
             dt = bench_datatrove(args.datatrove, raw, args.out / f"datatrove-{size}")
             dt["quality"] = dedup_eval.evaluate_documents(Path(dt["removed_urls"]), truth)
@@ -158,6 +166,15 @@ def main() -> int:
         n = r["newsclean"]
         print(
             f"| {n['paragraphs_in']:,} | {r['mb']:.0f} | {n['wall_s']:.1f} | {n['run_s']:.1f} | "
+            f"{r['mb'] / n['run_s']:.2f} | {n['corpus_s']:.1f} | {n['peak_mb']:.0f} |"
+        )
+    print("\n## newsclean run --no-prefect (the library, 2 worker processes)\n")
+    print("| paragraphs | wall s | run s | MB/s (run) | corpus-wide step s | peak RSS MB |")
+    print("|---|---|---|---|---|---|")
+    for r in rows:
+        n = r["library"]
+        print(
+            f"| {n['paragraphs_in']:,} | {n['wall_s']:.1f} | {n['run_s']:.1f} | "
             f"{r['mb'] / n['run_s']:.2f} | {n['corpus_s']:.1f} | {n['peak_mb']:.0f} |"
         )
     print("\n## quality against the generator's truth\n")
@@ -181,25 +198,29 @@ def main() -> int:
         print("\n## side by side: datatrove 0.10.1 MinHash (document level, 2 workers)\n")
         print(
             "| paragraphs | MB | datatrove s | datatrove MB/s | newsclean MB/s (wall) | ratio | "
+            "--no-prefect MB/s (wall) | ratio | "
             "datatrove doc recall | datatrove false merges | newsclean article recall | "
-            "newsclean false merges |\n|---|---|---|---|---|---|---|---|---|---|"
+            "newsclean false merges |\n|---|---|---|---|---|---|---|---|---|---|---|---|"
         )
         for r in with_dt:
             dt, n, q = r["datatrove"], r["newsclean"], r["quality"]
             dt_mb_s, nc_mb_s = r["mb"] / dt["wall_s"], r["mb"] / n["wall_s"]
+            lib_mb_s = r["mb"] / r["library"]["wall_s"]
             print(
                 f"| {n['paragraphs_in']:,} | {r['mb']:.0f} | {dt['wall_s']:.1f} | {dt_mb_s:.2f} | "
-                f"{nc_mb_s:.2f} | {nc_mb_s / dt_mb_s:.1f}x | {_fmt(dt['quality'].get('recall'))} | "
+                f"{nc_mb_s:.2f} | {nc_mb_s / dt_mb_s:.1f}x | {lib_mb_s:.2f} | "
+                f"{lib_mb_s / dt_mb_s:.1f}x | {_fmt(dt['quality'].get('recall'))} | "
                 f"{_fmt(dt['quality'].get('false_merges'))} | "
                 f"{_fmt(q['articles']['recall'])} | {q['articles']['false_merges']} |"
             )
     if len(rows) > 1:
-        a, b = rows[-2]["newsclean"], rows[-1]["newsclean"]
-        print(
-            f"\ncorpus-wide step, {rows[-1]['size']} vs {rows[-2]['size']}: "
-            f"{b['paragraphs_in'] / a['paragraphs_in']:.1f}x the paragraphs, "
-            f"{b['corpus_s'] / a['corpus_s']:.1f}x the time"
-        )
+        for mode in ("newsclean", "library"):
+            a, b = rows[-2][mode], rows[-1][mode]
+            print(
+                f"\ncorpus-wide step ({mode}), {rows[-1]['size']} vs {rows[-2]['size']}: "
+                f"{b['paragraphs_in'] / a['paragraphs_in']:.1f}x the paragraphs, "
+                f"{b['corpus_s'] / a['corpus_s']:.1f}x the time"
+            )
     return 0
 
 
