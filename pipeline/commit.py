@@ -432,10 +432,12 @@ class _Index:
         out: dict[int, str] = {}
         rows = np.unique(rows)
         parts = self._part[rows]
-        needed = [p for p in np.unique(parts).tolist() if p not in self._texts]
-        with ThreadPoolExecutor(_READERS) as pool:  # Parquet decodes outside the GIL
-            self._texts.update(zip(needed, pool.map(self._text_column, needed), strict=True))
-        for part in np.unique(parts).tolist():
+        in_parts = np.unique(parts).tolist()
+        needed = [p for p in in_parts if p not in self._texts]
+        if needed:
+            with ThreadPoolExecutor(_READERS) as pool:  # Parquet decodes outside the GIL
+                self._texts.update(zip(needed, pool.map(self._text_column, needed), strict=True))
+        for part in in_parts:
             mine = rows[parts == part]
             taken = self._texts[part].take(pa.array(self._row[mine])).to_pylist()
             out.update(zip(mine.tolist(), taken, strict=True))

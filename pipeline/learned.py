@@ -125,8 +125,8 @@ def _key_word(w: str) -> str:
     word = w[1:] if w[0] in "-+−" else w
     if not word.isalpha():
         word = _DIGIT_RUN.sub("0", word)
-    _KEY_WORDS[w] = MASK if word[0] == "0" or word in _DATE_WORDS else word
-    return _KEY_WORDS[w]
+    seen = _KEY_WORDS[w] = MASK if word[0] == "0" or word in _DATE_WORDS else word
+    return seen
 
 
 def _hash(kind: str, words: list[str]) -> int:
