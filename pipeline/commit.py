@@ -342,7 +342,7 @@ class _Index:
     ) -> None:
         self.parts = [*old, *new]
         self.migrated: dict[Path, pa.Table] = {}  # parts whose band keys were made again
-        tables, bands, new_flags = [], [], []
+        tables, new_flags = [], []
         with ThreadPoolExecutor(_READERS) as pool:
             read = list(pool.map(self._read, self.parts))
         for n, t in enumerate(read):
@@ -351,16 +351,22 @@ class _Index:
             drop = _refs_mask(t, losers)
             if n < len(old):
                 drop = pc.or_(drop, pc.is_in(t["source_path"], value_set=replaced))
-            t = t.filter(pc.invert(drop))
-            bands.append(t["bands"].combine_chunks().flatten().to_numpy().reshape(-1, BANDS))
+            if pc.any(drop).as_py():  # a filter copies every column, the bands too
+                t = t.filter(pc.invert(drop))
             new_flags.append(np.full(t.num_rows, n >= len(old)))
-            tables.append(t.drop_columns(["bands"]))
-        self.table = pa.concat_tables(tables) if tables else None
-        # Band-major (one row per band): candidate generation works a band at a time.
-        self.bands_t = (
-            np.concatenate([b.T for b in bands], axis=1)
-            if bands
-            else np.zeros((BANDS, 0), np.uint32)
+            tables.append(t)
+        # Band-major (one row per band): candidate generation works a band at a time. Each
+        # chunk's keys are copied once, straight to their place (at 1M rows, 256 MB: a copy
+        # more costs half a second, most of it the first touch of new memory).
+        self.bands_t = np.empty((BANDS, sum(t.num_rows for t in tables)), np.uint32)
+        at = 0
+        for t in tables:
+            for chunk in t["bands"].chunks:
+                keys = chunk.flatten().to_numpy().reshape(-1, BANDS)
+                self.bands_t[:, at : at + len(keys)] = keys.T
+                at += len(keys)
+        self.table = (
+            pa.concat_tables([t.drop_columns(["bands"]) for t in tables]) if tables else None
         )
         self.new = np.concatenate(new_flags) if new_flags else np.zeros(0, bool)
         self._texts: dict[int, pa.Array] = {}
