@@ -523,7 +523,9 @@ def _corpus_decisions(
     # Texts with the same words are exact copies: decided by their key, never verified.
     pairs = pairs[keys[reps[pairs[:, 0]]] != keys[reps[pairs[:, 1]]]]
     texts = index.texts(reps[pairs.ravel()])
-    new_edges = verify_pairs(pairs, hashes[reps], lambda i: texts[reps[i]], cfg.dedup, workers)
+    in_pairs = np.unique(pairs)
+    text_of = dict(zip(in_pairs.tolist(), [texts[r] for r in reps[in_pairs].tolist()], strict=True))
+    new_edges = verify_pairs(pairs, hashes[reps], text_of.__getitem__, cfg.dedup, workers)
     edges = [
         Edge(int(a), int(b), float(s), str(k))
         for a, b, s, k in zip(
