@@ -58,7 +58,7 @@ class Rule:
     def matches(self, paragraph: str) -> bool:
         return (
             len(paragraph) <= self.max_chars
-            and (not self.contains or any(s in paragraph.casefold() for s in self.contains))
+            and (not self.contains or _holds_one(_fold(paragraph), self.contains))
             and (self.requires is None or self.requires.search(paragraph) is not None)
             and self.pattern.search(paragraph) is not None
             and (self.unless is None or self.unless.search(paragraph) is None)
@@ -105,8 +105,8 @@ class RuleSet:
         for name, contains, requires, pattern, unless in self._by_cap[i]:
             if contains:
                 if folded is None:
-                    folded = paragraph.casefold()
-                if not any(s in folded for s in contains):
+                    folded = _fold(paragraph)
+                if not _holds_one(folded, contains):
                     continue
             if requires is not None:
                 ok = gates.get(requires)
@@ -117,6 +117,21 @@ class RuleSet:
             if pattern.search(paragraph) and (unless is None or not unless.search(paragraph)):
                 return name
         return None
+
+
+def _fold(paragraph: str) -> str:
+    """The paragraph as ``contains`` strings are looked for in it: case-folded, and with the
+    two letters that IGNORECASE matches to "i" but casefold does not fold to it ("ı", and "İ",
+    which folds to "i" and a combining dot) made "i", so that a gate never refuses a
+    paragraph its pattern matches ("COOKİES")."""
+    folded = paragraph.casefold()
+    if "ı" in folded or "\u0307" in folded:
+        folded = folded.replace("ı", "i").replace("\u0307", "")
+    return folded
+
+
+def _holds_one(folded: str, strings: tuple[str, ...]) -> bool:
+    return any(s in folded for s in strings)
 
 
 def parse_pack(text: str, origin: str) -> list[Rule]:

@@ -522,8 +522,8 @@ def _corpus_decisions(
     pairs = candidate_pairs(index.bands_t.T, rep_new, workers=workers, rows=reps)
     # Texts with the same words are exact copies: decided by their key, never verified.
     pairs = pairs[keys[reps[pairs[:, 0]]] != keys[reps[pairs[:, 1]]]]
-    texts = index.texts(reps[pairs.ravel()])
     in_pairs = np.unique(pairs)
+    texts = index.texts(reps[in_pairs])
     text_of = dict(zip(in_pairs.tolist(), [texts[r] for r in reps[in_pairs].tolist()], strict=True))
     new_edges = verify_pairs(pairs, hashes[reps], text_of.__getitem__, cfg.dedup, workers)
     edges = [

@@ -31,8 +31,9 @@ MIN_FUZZY_SENTENCE = 30
 
 # A sign that starts a number is part of it ("-15" is not "15"), a hyphen inside a range
 # ("10-15") is not; currency signs are words ("$5" is not "€5").
-_WORDS = re.compile(r"(?<!\w)[-+−](?=\d)[^\W_]+|[^\W_]+|[$€£¥₽₴]")
-_WORD = re.compile(r"\w+|(?<!\w)[-+−](?=\d)\w+|[$€£¥₽₴]")  # branches start apart: order is free
+CURRENCY_SIGNS = "$€£¥₽₴"
+_WORDS = re.compile(rf"(?<!\w)[-+−](?=\d)[^\W_]+|[^\W_]+|[{CURRENCY_SIGNS}]")
+_WORD = re.compile(rf"\w+|(?<!\w)[-+−](?=\d)\w+|[{CURRENCY_SIGNS}]")  # branches start apart
 
 
 def match_key(text: str) -> str:

@@ -40,6 +40,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from pipeline.dedup import CURRENCY_SIGNS
+
 # Kinds of template, in the order a line's decision prefers them.
 SHAPE, HEAD, LEAD = 1, 2, 3
 KINDS = {SHAPE: "shape", HEAD: "head", LEAD: "lead"}
@@ -102,7 +104,7 @@ def _words(text: str) -> list[str]:
     return [MASK if w[0] == "0" or w in _DATE_WORDS else w for w in _WORD.findall(folded)]
 
 
-_CURRENCY = frozenset("$€£¥₽₴")
+_CURRENCY = frozenset(CURRENCY_SIGNS)  # words of a key that are no word of a template
 
 
 def _words_of_key(key: str) -> list[str]:
@@ -120,7 +122,7 @@ _KEY_WORDS: dict[str, str] = {}  # a key's word -> the word a template sees (a c
 def _key_word(w: str) -> str:
     if w in _CURRENCY:
         return ""  # not a word of a template
-    if len(_KEY_WORDS) >= 1 << 20:
+    if len(_KEY_WORDS) >= 1 << 18:  # a few tens of MB at most
         _KEY_WORDS.clear()
     word = w[1:] if w[0] in "-+−" else w
     if not word.isalpha():

@@ -8,6 +8,7 @@ news content in en/ru/uk that starts with the words chrome starts with; none may
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from importlib import resources
 
@@ -241,6 +242,22 @@ contains = ["cookie", "by continuing"]
         parse_pack(pack.replace('"cookie"', '"Cookie"'), "test")
     with pytest.raises(ConfigError, match=r"'contains' must be a list of strings"):
         parse_pack(pack.replace('["cookie", "by continuing"]', '"cookie"'), "test")
+
+
+@pytest.mark.parametrize(
+    "paragraph",
+    [
+        "We use cookıes to improve your experience.",  # dotless ı
+        "WE USE COOKİES",  # dotted İ folds to "i" and a combining dot
+        "COPYRİGHT 2024 ACME MEDIA",
+        "CLİCK HERE TO SUBSCRİBE",
+        "Cookıe Settings",
+    ],
+)
+def test_a_gate_never_refuses_what_its_pattern_matches(paragraph: str) -> None:
+    # re.IGNORECASE matches "ı" and "İ" to "i", str.casefold does not fold them to it.
+    ungated = RuleSet([dataclasses.replace(r, contains=()) for r in BUILTIN])
+    assert RULES.match(paragraph) == ungated.match(paragraph) is not None
 
 
 def test_unless_vetoes_a_match() -> None:
