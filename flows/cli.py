@@ -214,22 +214,26 @@ def _run(args: argparse.Namespace) -> int:
     return 0 if summary["committed"] else 1
 
 
+def _what_to_run(params: dict[str, Any], cfg: Config) -> dict[str, Any]:
+    """The arguments that ``plan_run`` and ``run_pipeline`` share, from the CLI's parameters."""
+    return {
+        "raw_root": params["raw"] or cfg.paths.raw,
+        "clean_root": params["clean"] or cfg.paths.clean,
+        "cfg": cfg,
+        "mode": params["mode"],
+        "since": params["since"],
+        "until": params["until"],
+        "paths": params["paths"],
+    }
+
+
 def _dry_run(params: dict[str, Any], cfg: Config) -> int:
     """The plan, printed: it only reads, so it runs here, without Prefect and without the
     lock (a run committing meanwhile is seen as readers see it)."""
     from flows.stats import format_preview
     from pipeline.run import default_workers, plan_run, preview_plan
 
-    plan = plan_run(
-        params["raw"] or cfg.paths.raw,
-        params["clean"] or cfg.paths.clean,
-        cfg,
-        mode=params["mode"],
-        since=params["since"],
-        until=params["until"],
-        workers=params["workers"] or default_workers(cfg),
-        paths=params["paths"],
-    )
+    plan = plan_run(**_what_to_run(params, cfg), workers=params["workers"] or default_workers(cfg))
     print(format_preview(preview_plan(plan)))
     return 0
 
@@ -240,14 +244,8 @@ def _run_library(params: dict[str, Any], cfg: Config) -> dict[str, Any]:
 
     with ShardProgress(sys.stderr.isatty()) as bar:
         result = run_pipeline(
-            params["raw"] or cfg.paths.raw,
-            params["clean"] or cfg.paths.clean,
-            cfg,
-            mode=params["mode"],
-            since=params["since"],
-            until=params["until"],
+            **_what_to_run(params, cfg),
             workers=params["workers"],
-            paths=params["paths"],
             on_plan=bar.start,
             on_shard=bar.advance,
         )
