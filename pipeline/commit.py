@@ -195,18 +195,24 @@ def commit_run(plan: Plan, results: list[ShardResult], cfg: Config) -> RunSummar
             )
         derive("articles", part, drop, f"rw-{plan.run_id}")
     touched_ids = pa.array(sorted(set(decisions) | set(dup_of)), pa.string())
-    for part in new_parts["articles"]:
+
+    def decided(part: Path) -> Path | None:
+        """A new part with the corpus decisions applied (itself when none applies)."""
         t = pq.read_table(part)
         gone = _refs_mask(t, loser_refs)
         touched = pc.is_in(t["article_id"], value_set=touched_ids)
-        if pc.any(touched).as_py() or pc.any(gone).as_py():
-            t = _apply_table(t, touched, decisions, dup_of).filter(pc.invert(gone))
-            if t.num_rows:
-                path = part.with_name(part.stem + "-k.parquet")
-                write_parquet(t, path, ARTICLES, meta)
-                out["articles"].append(path)
-        else:
-            out["articles"].append(part)
+        if not pc.any(touched).as_py() and not pc.any(gone).as_py():
+            return part
+        t = _apply_table(t, touched, decisions, dup_of).filter(pc.invert(gone))
+        if not t.num_rows:
+            return None
+        path = part.with_name(part.stem + "-k.parquet")
+        write_parquet(t, path, ARTICLES, meta)
+        return path
+
+    # Parquet reads, compresses and fsyncs outside the GIL: two parts at a time.
+    with ThreadPoolExecutor(_READERS) as pool:
+        out["articles"] += [p for p in pool.map(decided, new_parts["articles"]) if p is not None]
     if revised_rows:
         rows = [
             _apply(
@@ -613,12 +619,24 @@ def _live_edges(old: pa.Table, new: list[Edge], live_keys: np.ndarray[Any, Any])
             ),
         ]
     )
-    live = pa.array(np.unique(live_keys), pa.uint64())
-    mask = pc.and_(pc.is_in(table["a"], value_set=live), pc.is_in(table["b"], value_set=live))
+    # Membership by binary search in the sorted keys: numpy 2's np.unique hashes, and
+    # pc.is_in builds a hash set of the keys: 1.1 s and 0.4 s for 1M keys, a sort 0.06 s.
+    live = np.sort(live_keys)
+    mask = _in_sorted(table["a"], live) & _in_sorted(table["b"], live)
     # A pair verified again (a backfill brings its texts back) is stored once.
-    table = table.filter(mask).group_by(["a", "b", "kind"]).aggregate([("score", "max")])
+    table = table.filter(pa.array(mask)).group_by(["a", "b", "kind"]).aggregate([("score", "max")])
     table = table.rename_columns({"score_max": "score"}).select(EDGES.names)
     return table.cast(EDGES).sort_by([("a", "ascending"), ("b", "ascending")])
+
+
+def _in_sorted(column: pa.ChunkedArray, sorted_keys: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """Which values of ``column`` are in ``sorted_keys``."""
+    values = column.to_numpy()
+    if not len(sorted_keys):
+        return np.zeros(len(values), bool)
+    at = np.searchsorted(sorted_keys, values).clip(max=len(sorted_keys) - 1)
+    found: np.ndarray[Any, Any] = sorted_keys[at] == values
+    return found
 
 
 # -- decisions, as rows ----------------------------------------------------------------------

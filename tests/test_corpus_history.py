@@ -167,6 +167,18 @@ def test_backfill_does_not_duplicate_edges(tmp_path: Path) -> None:
     assert edge_rows(clean) == n
 
 
+def test_an_edge_goes_when_one_of_its_texts_leaves_the_corpus(tmp_path: Path) -> None:
+    raw, clean = tmp_path / "raw", tmp_path / "clean"
+    write(raw, "a.jsonl", art("https://a.example/x", "2024-03-01T10:00:00Z", STORY))
+    write(raw, "b.jsonl", art("https://b.example/y", "2024-03-02T10:00:00Z", EDITED))
+    write(raw, "c.jsonl", art("https://c.example/z", "2024-03-03T10:00:00Z", OTHER))
+    run_pipeline(raw, clean, CFG, workers=1)
+    assert edge_rows(clean) > 0
+    (raw / "b.jsonl").unlink()
+    run_pipeline(raw, clean, CFG, mode="backfill", workers=1)
+    assert edge_rows(clean) == 0
+
+
 def test_score_does_not_depend_on_which_copy_of_a_text_came_first(tmp_path: Path) -> None:
     """Edges are stored by match key but scored on one representative's text: when an
     earlier article brings the same key with other punctuation, incremental and full runs
