@@ -34,6 +34,7 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import repeat
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -173,6 +174,21 @@ def _band_pairs(column: U32, new: npt.NDArray[np.bool_], few_new: bool, cap: int
         keep = new[lo] | new[hi]
         found.append(lo[keep].astype(np.uint64) * np.uint64(n) + hi[keep].astype(np.uint64))
     return np.concatenate(found)
+
+
+def isin(values: npt.NDArray[Any], keys: npt.NDArray[Any]) -> npt.NDArray[np.bool_]:
+    """``np.isin(values, keys)`` by a sort of ``keys`` and a binary search. numpy 2's np.isin
+    and np.unique hash, slowly: 0.9 s for 100k values among 1M keys here, 0.08 s this way.
+
+    >>> isin(np.array([3, 1, 7], np.uint64), np.array([7, 2, 3], np.uint64)).tolist()
+    [True, False, True]
+    """
+    if not len(keys):
+        return np.zeros(len(values), bool)
+    keys = np.sort(keys)
+    at = np.searchsorted(keys, values).clip(max=len(keys) - 1)
+    found: npt.NDArray[np.bool_] = keys[at] == values
+    return found
 
 
 def _slots(values: U64 | U32, size: int) -> npt.NDArray[np.intp]:

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from pipeline.corpus import isin
 from pipeline.dedup import CURRENCY_SIGNS
 
 # Kinds of template, in the order a line's decision prefers them.
@@ -335,7 +336,7 @@ def _learned(
             ok &= shapes >= 2
         voters, enough = ok, MIN_SOURCES
     learned_keys, sources = np.unique(group_key[voters], return_counts=True)
-    everywhere = np.isin(group_key, learned_keys[sources >= enough])
+    everywhere = isin(group_key, learned_keys[sources >= enough])
     out[rows] = (ok | (everywhere & chrome_like & at_edges))[group_of]
     return out
 

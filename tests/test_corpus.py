@@ -15,7 +15,15 @@ from hypothesis import strategies as st
 from rapidfuzz import fuzz
 
 from pipeline.config import Config, DedupConfig
-from pipeline.corpus import Edge, Paragraph, candidate_pairs, decide, fingerprints, verify
+from pipeline.corpus import (
+    Edge,
+    Paragraph,
+    candidate_pairs,
+    decide,
+    fingerprints,
+    isin,
+    verify,
+)
 from pipeline.dedup import match_key
 from pipeline.ids import article_id
 from pipeline.run import run_pipeline
@@ -349,3 +357,12 @@ def test_decide_keeps_the_first_copy_and_never_points_to_a_removed_one() -> None
     assert decide(p[:2], [Edge(1, 2, 95.0, "contained")]) == []
     (d,) = decide(p[:2], [Edge(2, 1, 95.0, "contained")])
     assert (d.article_id, d.detail) == ("B", "contained: fuzz.partial_ratio=95.0")
+
+
+@given(
+    values=st.lists(st.integers(0, 2**64 - 1) | st.integers(0, 20), max_size=40),
+    keys=st.lists(st.integers(0, 2**64 - 1) | st.integers(0, 20), max_size=40),
+)
+def test_isin_is_numpys(values: list[int], keys: list[int]) -> None:
+    v, k = np.array(values, np.uint64), np.array(keys, np.uint64)
+    assert isin(v, k).tolist() == np.isin(v, k).tolist()
