@@ -2,10 +2,11 @@
 
 Reads the index parts of ``CLEAN`` as new (as the first run over all of it would), or, with
 ``--last-run``, only the parts the last run's shards wrote (that run's commit, over the index
-the runs before it left), builds the live records from its articles, and times ``pipeline.commit._corpus_decisions`` with its
-stages wrapped: learning boilerplate, candidate pairs, verification, decisions. "load" is
-the index read; what the total holds beyond the named stages is the glue between them
-(ordering, distinct texts, reading the candidates' texts, the paragraphs to decide).
+the runs before it left), builds the live records from its articles, and times
+``pipeline.commit._corpus_decisions`` with its stages wrapped: learning boilerplate, candidate
+pairs, verification, decisions. "load" is the index read; what the total holds beyond the
+named stages is the glue between them (ordering, distinct texts, reading the candidates'
+texts, the paragraphs to decide).
 
     python bench/corpus_stages.py bench/out/clean-dedup-1m [--repeat 2] [--last-run]
 

@@ -620,7 +620,9 @@ def _live_edges(old: pa.Table, new: list[Edge], live_keys: np.ndarray[Any, Any])
             ),
         ]
     )
-    mask = isin(table["a"].to_numpy(), live_keys) & isin(table["b"].to_numpy(), live_keys)
+    n = table.num_rows
+    live = isin(np.concatenate((table["a"].to_numpy(), table["b"].to_numpy())), live_keys)
+    mask = live[:n] & live[n:]  # both ends live (one sort of the keys for both)
     # A pair verified again (a backfill brings its texts back) is stored once.
     table = table.filter(pa.array(mask)).group_by(["a", "b", "kind"]).aggregate([("score", "max")])
     table = table.rename_columns({"score_max": "score"}).select(EDGES.names)
